@@ -1,0 +1,145 @@
+//! `vouch inspect`: what a file is and what it holds.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use serde_json::json;
+use vouch::artifact::{sniff, FileKind, ModelPackage};
+use vouch::ir::{Program, TensorKind};
+use vouch::npy;
+
+use crate::cmd::compile::print_report;
+use crate::output::json as print_json;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Any Vouch file (model package, IR program), an ONNX model or a .npy array.
+    file: PathBuf,
+    /// Print the full program listing (one line per node).
+    #[arg(long)]
+    listing: bool,
+    /// Machine-readable output.
+    #[arg(long)]
+    json: bool,
+}
+
+fn program_json(p: &Program) -> serde_json::Value {
+    let mut ops: BTreeMap<&str, usize> = BTreeMap::new();
+    for n in &p.nodes {
+        *ops.entry(n.op.name()).or_insert(0) += 1;
+    }
+    let io = |kind: TensorKind| -> Vec<serde_json::Value> {
+        p.tensors
+            .iter()
+            .filter(|t| t.kind == kind)
+            .map(|t| json!({"name": t.name, "shape": t.shape, "range": [t.range.lo, t.range.hi], "scale": t.scale}))
+            .collect()
+    };
+    let outputs: Vec<serde_json::Value> = p
+        .outputs
+        .iter()
+        .map(|&o| {
+            let t = p.info(o);
+            json!({"name": t.name, "shape": t.shape, "range": [t.range.lo, t.range.hi], "scale": t.scale})
+        })
+        .collect();
+    json!({
+        "digest": p.digest().hex(),
+        "nodes": p.nodes.len(),
+        "params": p.num_params(),
+        "ops": ops,
+        "inputs": io(TensorKind::Input),
+        "outputs": outputs,
+    })
+}
+
+pub fn run(a: Args) -> anyhow::Result<ExitCode> {
+    let bytes =
+        std::fs::read(&a.file).with_context(|| format!("cannot read {}", a.file.display()))?;
+    let kind = sniff(&bytes);
+    let (info, program, report) = match kind {
+        FileKind::ModelPackage => {
+            let pkg = ModelPackage::from_bytes(&bytes).map_err(|e| e.in_file(&a.file))?;
+            let mut v = json!({"kind": "model package", "format_version": vouch::artifact::PACKAGE_VERSION});
+            v["program"] = program_json(&pkg.program);
+            v["meta"] = serde_json::to_value(&pkg.meta)?;
+            if let Some(r) = v["meta"].as_object_mut() {
+                r.remove("report");
+            }
+            (v, Some(pkg.program), pkg.meta.report)
+        }
+        FileKind::Program => {
+            let p = Program::decode(&bytes)?;
+            let mut v = json!({"kind": "IR program", "format_version": vouch::ir::codec::VERSION});
+            v["program"] = program_json(&p);
+            (v, Some(p), None)
+        }
+        FileKind::Npy => {
+            let arr = npy::parse(&bytes).map_err(|m| anyhow::anyhow!("{}: {m}", a.file.display()))?;
+            (json!({"kind": "numpy array", "dtype": arr.dtype, "shape": arr.shape}), None, None)
+        }
+        FileKind::Onnx => {
+            let g = vouch::onnx::load_onnx_bytes(&bytes)?;
+            let mut ops: BTreeMap<String, usize> = BTreeMap::new();
+            for n in &g.nodes {
+                *ops.entry(n.onnx_op.clone()).or_insert(0) += 1;
+            }
+            let params: usize = g.tensors.iter().filter_map(|t| t.value.as_ref()).map(Vec::len).sum();
+            let io = |ids: &[usize]| -> Vec<serde_json::Value> {
+                ids.iter().map(|&i| json!({"name": g.tensors[i].name, "shape": g.tensors[i].shape})).collect()
+            };
+            (
+                json!({"kind": "ONNX model", "nodes": g.nodes.len(), "constants": params, "ops_after_import": ops, "inputs": io(&g.inputs), "outputs": io(&g.outputs)}),
+                None,
+                None,
+            )
+        }
+        FileKind::Unknown => anyhow::bail!(
+            "{}: not a Vouch file, ONNX model or .npy array (unrecognised leading bytes)",
+            a.file.display()
+        ),
+    };
+    if a.json {
+        print_json(&info)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("{}: {}", a.file.display(), info["kind"].as_str().unwrap_or("?"));
+    if let Some(p) = &program {
+        println!("digest  {}", p.digest());
+        println!("nodes   {}   params {}", p.nodes.len(), p.num_params());
+        for t in p.tensors.iter().filter(|t| t.kind == TensorKind::Input) {
+            println!(
+                "input   {} {:?} range [{}, {}] scale {:?}",
+                t.name, t.shape, t.range.lo, t.range.hi, t.scale
+            );
+        }
+        for &o in &p.outputs {
+            let t = p.info(o);
+            println!(
+                "output  {} {:?} range [{}, {}] scale {:?}",
+                t.name, t.shape, t.range.lo, t.range.hi, t.scale
+            );
+        }
+        println!("ops     {}", info["program"]["ops"]);
+        if let Some(meta) = info.get("meta") {
+            println!("source  {} (sha256 {})", meta["source"].as_str().unwrap_or(""), meta["source_sha256"].as_str().unwrap_or(""));
+            println!("quantization {}", meta["quantization"]);
+            println!("calibration  {}", meta["calibration"]);
+        }
+        if let Some(r) = &report {
+            print_report(r, false);
+        }
+        if a.listing {
+            print!("{p}");
+        }
+    } else {
+        let mut m = info.clone();
+        if let Some(o) = m.as_object_mut() {
+            o.remove("kind");
+        }
+        println!("{}", serde_json::to_string_pretty(&m)?);
+    }
+    Ok(ExitCode::SUCCESS)
+}

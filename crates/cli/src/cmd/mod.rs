@@ -1,0 +1,6 @@
+//! One module per subcommand.
+
+pub mod compile;
+pub mod eval;
+pub mod inspect;
+pub mod run;

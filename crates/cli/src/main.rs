@@ -1,0 +1,47 @@
+//! `vouch`: compile models into quantized integer programs, run them, and (soon) prove them.
+//!
+//! Exit codes: 0 success, 1 a negative answer (e.g. a proof that does not verify), 2 a usage or
+//! input error (bad arguments, malformed or unsupported files).
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+mod output;
+
+#[derive(Parser, Debug)]
+#[command(name = "vouch", version, about = "Zero-knowledge proofs of honest ML inference")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Import an ONNX model, calibrate, quantize, and write a model package.
+    Compile(cmd::compile::Args),
+    /// Run the quantized model on an input (.npy or JSON).
+    Run(cmd::run::Args),
+    /// Top-1 accuracy of the quantized model (and the float model) on a labelled set.
+    Eval(cmd::eval::Args),
+    /// Say what a Vouch file (or ONNX / .npy file) is and what it holds.
+    Inspect(cmd::inspect::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Compile(a) => cmd::compile::run(a),
+        Command::Run(a) => cmd::run::run(a),
+        Command::Eval(a) => cmd::eval::run(a),
+        Command::Inspect(a) => cmd::inspect::run(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

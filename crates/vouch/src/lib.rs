@@ -1,0 +1,31 @@
+//! # Vouch
+//!
+//! Zero-knowledge proofs that a computation on private data was done honestly: ML inference on
+//! a committed model, and edits of camera-signed photos. This facade is what applications use.
+//!
+//! **Status:** the import, quantization and reference-interpreter layers are in place; proving
+//! backends (halo2, gkr) come next. Nothing here proves anything yet.
+//!
+//! | module | purpose |
+//! |---|---|
+//! | [`ir`] | the quantized integer IR and its reference interpreter (re-export of `vouch-ir`) |
+//! | [`onnx`] | ONNX import, calibration, quantization (re-export of `vouch-onnx`) |
+//! | [`model`] | compile / run / eval workflow |
+//! | [`artifact`] | versioned file formats (model packages) |
+//! | [`npy`] | NumPy `.npy` input files |
+//!
+//! ```no_run
+//! use std::path::Path;
+//! let compiled = vouch::model::compile(Path::new("model.onnx"), &Default::default())?;
+//! println!("model digest {}", compiled.package.digest());
+//! # Ok::<(), vouch::VouchError>(())
+//! ```
+
+pub mod artifact;
+pub mod error;
+pub mod model;
+pub mod npy;
+
+pub use error::VouchError;
+pub use vouch_ir as ir;
+pub use vouch_onnx as onnx;
