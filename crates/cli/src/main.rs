@@ -11,7 +11,11 @@ mod cmd;
 mod output;
 
 #[derive(Parser, Debug)]
-#[command(name = "vouch", version, about = "Zero-knowledge proofs of honest ML inference")]
+#[command(
+    name = "vouch",
+    version,
+    about = "Zero-knowledge proofs of honest ML inference"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

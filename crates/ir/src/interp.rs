@@ -47,6 +47,74 @@ impl<'p> Trace<'p> {
     pub fn program(&self) -> &'p Program {
         self.program
     }
+
+    /// Every tensor's values, weights included, indexed by tensor id (a full witness).
+    pub fn into_values(self) -> Vec<Vec<i64>> {
+        let program = self.program;
+        self.values
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| match program.weights[i].as_ref() {
+                Some(w) => w.clone(),
+                None => v,
+            })
+            .collect()
+    }
+}
+
+/// Evaluates one node on given input values (one slice per node input). Used to check claimed
+/// witnesses node by node; refuses inputs whose length or range differs from the declaration.
+pub fn eval_node(program: &Program, node: &crate::Node, inputs: &[&[i64]]) -> Result<Vec<i64>> {
+    if inputs.len() != node.inputs.len() {
+        return Err(IrError::node(
+            &node.name,
+            node.op.name(),
+            format!(
+                "{} input values for {} inputs",
+                inputs.len(),
+                node.inputs.len()
+            ),
+        ));
+    }
+    let mut args = Vec::with_capacity(inputs.len());
+    for (&id, &data) in node.inputs.iter().zip(inputs) {
+        let info = program
+            .tensors
+            .get(id.index())
+            .ok_or(IrError::UnknownTensor(id.0))?;
+        if data.len() != info.shape.iter().product::<usize>() {
+            return Err(IrError::node(
+                &node.name,
+                node.op.name(),
+                format!(
+                    "input {} has {} values, expected shape {:?}",
+                    info.name,
+                    data.len(),
+                    info.shape
+                ),
+            ));
+        }
+        if let Some(v) = data.iter().find(|&&v| !info.range.contains(v)) {
+            return Err(IrError::node(
+                &node.name,
+                node.op.name(),
+                format!(
+                    "input {} holds {v}, outside its range [{}, {}]",
+                    info.name, info.range.lo, info.range.hi
+                ),
+            ));
+        }
+        args.push(Arg {
+            shape: &info.shape,
+            range: info.range,
+            data,
+        });
+    }
+    let out = program
+        .tensors
+        .get(node.output.index())
+        .ok_or(IrError::UnknownTensor(node.output.0))?;
+    Ok(eval(&node.op, &args, &out.shape))
 }
 
 /// Runs `program` on `inputs` (one per program input, in order). Inputs must have the declared

@@ -98,7 +98,9 @@ pub(crate) fn run(op: &FOp, ins: &[In<f32>], out_shape: &[usize]) -> Result<Vec<
     let x = ins.first().copied().ok_or("op without inputs")?;
     Ok(match op {
         FOp::MatMul => matmul(x, ins[1], out_shape),
-        FOp::Conv { window, groups } => conv(x, ins[1], ins.get(2).copied(), window, *groups, out_shape),
+        FOp::Conv { window, groups } => {
+            conv(x, ins[1], ins.get(2).copied(), window, *groups, out_shape)
+        }
         FOp::Add => binary(x, ins[1], out_shape, |a, b| a + b),
         FOp::Sub => binary(x, ins[1], out_shape, |a, b| a - b),
         FOp::Mul => binary(x, ins[1], out_shape, |a, b| a * b),
@@ -108,9 +110,15 @@ pub(crate) fn run(op: &FOp, ins: &[In<f32>], out_shape: &[usize]) -> Result<Vec<
         FOp::Unary(f) => {
             let f = *f;
             if x.data.len() >= 1 << 16 {
-                x.data.par_iter().map(|&v| f.apply(f64::from(v)) as f32).collect()
+                x.data
+                    .par_iter()
+                    .map(|&v| f.apply(f64::from(v)) as f32)
+                    .collect()
             } else {
-                x.data.iter().map(|&v| f.apply(f64::from(v)) as f32).collect()
+                x.data
+                    .iter()
+                    .map(|&v| f.apply(f64::from(v)) as f32)
+                    .collect()
             }
         }
         FOp::Softmax { axis } => softmax(x, *axis),
@@ -187,7 +195,11 @@ fn bcast_strides(shape: &[usize], out: &[usize]) -> Vec<usize> {
 
 /// Calls `f` with the flat offsets into each of `K` broadcast operands, for every output
 /// element in row-major order.
-fn broadcast_walk<const K: usize>(out: &[usize], strides: [&[usize]; K], mut f: impl FnMut([usize; K])) {
+fn broadcast_walk<const K: usize>(
+    out: &[usize],
+    strides: [&[usize]; K],
+    mut f: impl FnMut([usize; K]),
+) {
     if numel(out).unwrap_or(0) == 0 {
         return;
     }
@@ -226,7 +238,12 @@ fn broadcast_walk<const K: usize>(out: &[usize], strides: [&[usize]; K], mut f: 
 }
 
 /// Elementwise binary op with numpy broadcasting.
-pub(crate) fn binary<T: Copy, U>(a: In<T>, b: In<T>, out: &[usize], f: impl Fn(T, T) -> U) -> Vec<U> {
+pub(crate) fn binary<T: Copy, U>(
+    a: In<T>,
+    b: In<T>,
+    out: &[usize],
+    f: impl Fn(T, T) -> U,
+) -> Vec<U> {
     if a.shape == out && b.shape == out {
         return a.data.iter().zip(b.data).map(|(&x, &y)| f(x, y)).collect();
     }
@@ -287,10 +304,16 @@ pub(crate) fn slice<T: Copy>(x: In<T>, starts: &[usize], steps: &[i64], out: &[u
         v.push(x.data[0]);
         return v;
     }
-    let ss: Vec<isize> = steps
-        .iter()
-        .zip(&st)
-        .map(|(&s, &t)| s as isize * t as isize)
+    // A step only matters on axes that take more than one element (where it is bounded by
+    // the dimension); elsewhere it may be anything.
+    let ss: Vec<isize> = (0..r)
+        .map(|d| {
+            if out[d] > 1 {
+                steps[d] as isize * st[d] as isize
+            } else {
+                0
+            }
+        })
         .collect();
     let mut idx = vec![0usize; r];
     let mut off = base;
@@ -328,7 +351,13 @@ pub(crate) fn concat<T: Copy>(ins: &[In<T>], axis: usize, out: &[usize]) -> Vec<
     v
 }
 
-pub(crate) fn pad<T: Copy>(x: In<T>, begin: &[usize], interior: &[usize], value: T, out: &[usize]) -> Vec<T> {
+pub(crate) fn pad<T: Copy>(
+    x: In<T>,
+    begin: &[usize],
+    interior: &[usize],
+    value: T,
+    out: &[usize],
+) -> Vec<T> {
     let n = numel(out).unwrap_or(0);
     let mut v = vec![value; n];
     if x.data.is_empty() {
@@ -375,7 +404,9 @@ fn matmul(a: In<f32>, b: In<f32>, out: &[usize]) -> Vec<f32> {
     if batch.is_empty() {
         offs.push((0, 0));
     } else {
-        broadcast_walk(batch, [&sa, &sb], |[i, j]| offs.push((i * m * k, j * k * n)));
+        broadcast_walk(batch, [&sa, &sb], |[i, j]| {
+            offs.push((i * m * k, j * k * n))
+        });
     }
     let mut y = vec![0f32; nb * m * n];
     if n == 0 {
@@ -406,7 +437,11 @@ fn matmul(a: In<f32>, b: In<f32>, out: &[usize]) -> Vec<f32> {
 /// Range of output positions `o` in `0..out` with `o * stride + off - pad` inside `0..len`.
 fn valid_range(out: usize, len: usize, stride: usize, off: usize, pad: usize) -> (usize, usize) {
     // o*stride + off >= pad  and  o*stride + off < len + pad
-    let lo = if off >= pad { 0 } else { (pad - off).div_ceil(stride) };
+    let lo = if off >= pad {
+        0
+    } else {
+        (pad - off).div_ceil(stride)
+    };
     let hi = if len + pad > off {
         ((len + pad - off - 1) / stride + 1).min(out)
     } else {
@@ -415,7 +450,14 @@ fn valid_range(out: usize, len: usize, stride: usize, off: usize, pad: usize) ->
     (lo.min(hi), hi)
 }
 
-fn conv(x: In<f32>, w: In<f32>, bias: Option<In<f32>>, win: &Window, groups: usize, out: &[usize]) -> Vec<f32> {
+fn conv(
+    x: In<f32>,
+    w: In<f32>,
+    bias: Option<In<f32>>,
+    win: &Window,
+    groups: usize,
+    out: &[usize],
+) -> Vec<f32> {
     let (c, h, wd) = (x.shape[1], x.shape[2], x.shape[3]);
     let (o, cg, kh, kw) = (w.shape[0], w.shape[1], w.shape[2], w.shape[3]);
     let (oh, ow) = (out[2], out[3]);
@@ -454,7 +496,8 @@ fn conv(x: In<f32>, w: In<f32>, bias: Option<In<f32>>, win: &Window, groups: usi
                         let iw0 = ow_lo * sw + b * dw - pl;
                         if sw == 1 {
                             let len = ow_hi - ow_lo;
-                            for (s, &xv) in arow[ow_lo..ow_hi].iter_mut().zip(&xrow[iw0..iw0 + len]) {
+                            for (s, &xv) in arow[ow_lo..ow_hi].iter_mut().zip(&xrow[iw0..iw0 + len])
+                            {
                                 *s += wv * f64::from(xv);
                             }
                         } else {
@@ -474,6 +517,22 @@ fn conv(x: In<f32>, w: In<f32>, bias: Option<In<f32>>, win: &Window, groups: usi
     y
 }
 
+/// Kernel taps `k` in `0..taps` whose input position `base + k * dil - pad` lies in `0..len`,
+/// as a range (the work of a window is bounded by the input, not the kernel size).
+fn kernel_range(base: usize, pad: usize, len: usize, dil: usize, taps: usize) -> (usize, usize) {
+    let lo = if pad > base {
+        (pad - base).div_ceil(dil)
+    } else {
+        0
+    };
+    let hi = if len + pad > base {
+        ((len + pad - base - 1) / dil + 1).min(taps)
+    } else {
+        0
+    };
+    (lo.min(hi), hi)
+}
+
 /// Max pooling (`avg == None`) or average pooling (`Some(count_include_pad)`).
 fn pool(x: In<f32>, win: &Window, out: &[usize], avg: Option<bool>) -> Vec<f32> {
     let (h, wd) = (x.shape[2], x.shape[3]);
@@ -490,24 +549,19 @@ fn pool(x: In<f32>, win: &Window, out: &[usize], avg: Option<bool>) -> Vec<f32> 
     y.par_chunks_mut(plane).enumerate().for_each(|(idx, yp)| {
         let xp = &x.data[idx * h * wd..(idx + 1) * h * wd];
         for r in 0..oh {
+            let (a_lo, a_hi) = kernel_range(r * sh, pt, h, dh, kh);
             for q in 0..ow {
+                let (b_lo, b_hi) = kernel_range(q * sw, pl, wd, dw, kw);
                 let mut sum = 0f64;
                 let mut mx = f32::NEG_INFINITY;
-                let mut count = 0usize;
-                for a in 0..kh {
-                    let ih = (r * sh + a * dh) as isize - pt as isize;
-                    if ih < 0 || ih >= h as isize {
-                        continue;
-                    }
-                    for b in 0..kw {
-                        let iw = (q * sw + b * dw) as isize - pl as isize;
-                        if iw < 0 || iw >= wd as isize {
-                            continue;
-                        }
-                        let v = xp[ih as usize * wd + iw as usize];
+                let count = (a_hi - a_lo) * (b_hi - b_lo);
+                for a in a_lo..a_hi {
+                    let ih = r * sh + a * dh - pt;
+                    for b in b_lo..b_hi {
+                        let iw = q * sw + b * dw - pl;
+                        let v = xp[ih * wd + iw];
                         sum += f64::from(v);
                         mx = mx.max(v);
-                        count += 1;
                     }
                 }
                 yp[r * ow + q] = match avg {
@@ -542,7 +596,9 @@ fn softmax(x: In<f32>, axis: usize) -> Vec<f32> {
     for o in 0..outer {
         for i in 0..inner {
             let at = |j: usize| (o * d + j) * inner + i;
-            let mx = (0..d).map(|j| x.data[at(j)]).fold(f32::NEG_INFINITY, f32::max);
+            let mx = (0..d)
+                .map(|j| x.data[at(j)])
+                .fold(f32::NEG_INFINITY, f32::max);
             let mut s = 0f64;
             for (j, ej) in e.iter_mut().enumerate() {
                 *ej = (f64::from(x.data[at(j)]) - f64::from(mx)).exp();

@@ -142,7 +142,11 @@ fn common_class(ins: &[(&[usize], &Konst)]) -> Class {
 }
 
 /// Evaluates `op` on constant operands (shapes already checked against `out`).
-pub(crate) fn eval_const(op: &FOp, ins: &[(&[usize], &Konst)], out: &[usize]) -> Result<Konst, String> {
+pub(crate) fn eval_const(
+    op: &FOp,
+    ins: &[(&[usize], &Konst)],
+    out: &[usize],
+) -> Result<Konst, String> {
     let class = common_class(ins);
     // Data movement keeps the element type.
     if matches!(
@@ -161,7 +165,11 @@ pub(crate) fn eval_const(op: &FOp, ins: &[(&[usize], &Konst)], out: &[usize]) ->
         let r = match class {
             Class::Float => {
                 let v: Vec<Vec<f32>> = ins.iter().map(|(_, k)| k.to_f32()).collect();
-                let i: Vec<In<f32>> = ins.iter().zip(&v).map(|((s, _), d)| In { shape: s, data: d }).collect();
+                let i: Vec<In<f32>> = ins
+                    .iter()
+                    .zip(&v)
+                    .map(|((s, _), d)| In { shape: s, data: d })
+                    .collect();
                 wiring(op, &i, out, pad_value).map(Konst::F)
             }
             Class::Int => {
@@ -169,12 +177,20 @@ pub(crate) fn eval_const(op: &FOp, ins: &[(&[usize], &Konst)], out: &[usize]) ->
                     .iter()
                     .map(|(_, k)| k.to_i64().unwrap_or_default())
                     .collect();
-                let i: Vec<In<i64>> = ins.iter().zip(&v).map(|((s, _), d)| In { shape: s, data: d }).collect();
+                let i: Vec<In<i64>> = ins
+                    .iter()
+                    .zip(&v)
+                    .map(|((s, _), d)| In { shape: s, data: d })
+                    .collect();
                 wiring(op, &i, out, pad_value as i64).map(Konst::I)
             }
             Class::Bool => {
                 let v: Vec<Vec<bool>> = ins.iter().map(|(_, k)| k.to_bool()).collect();
-                let i: Vec<In<bool>> = ins.iter().zip(&v).map(|((s, _), d)| In { shape: s, data: d }).collect();
+                let i: Vec<In<bool>> = ins
+                    .iter()
+                    .zip(&v)
+                    .map(|((s, _), d)| In { shape: s, data: d })
+                    .collect();
                 wiring(op, &i, out, pad_value != 0.0).map(Konst::B)
             }
         };
@@ -189,15 +205,51 @@ pub(crate) fn eval_const(op: &FOp, ins: &[(&[usize], &Konst)], out: &[usize]) ->
             return Ok(match class {
                 Class::Float => {
                     let (va, vb) = (a.to_f32(), b.to_f32());
-                    Konst::F(eval::where_(c, In { shape: sa, data: &va }, In { shape: sb, data: &vb }, out))
+                    Konst::F(eval::where_(
+                        c,
+                        In {
+                            shape: sa,
+                            data: &va,
+                        },
+                        In {
+                            shape: sb,
+                            data: &vb,
+                        },
+                        out,
+                    ))
                 }
                 Class::Int => {
-                    let (va, vb) = (a.to_i64().unwrap_or_default(), b.to_i64().unwrap_or_default());
-                    Konst::I(eval::where_(c, In { shape: sa, data: &va }, In { shape: sb, data: &vb }, out))
+                    let (va, vb) = (
+                        a.to_i64().unwrap_or_default(),
+                        b.to_i64().unwrap_or_default(),
+                    );
+                    Konst::I(eval::where_(
+                        c,
+                        In {
+                            shape: sa,
+                            data: &va,
+                        },
+                        In {
+                            shape: sb,
+                            data: &vb,
+                        },
+                        out,
+                    ))
                 }
                 Class::Bool => {
                     let (va, vb) = (a.to_bool(), b.to_bool());
-                    Konst::B(eval::where_(c, In { shape: sa, data: &va }, In { shape: sb, data: &vb }, out))
+                    Konst::B(eval::where_(
+                        c,
+                        In {
+                            shape: sa,
+                            data: &va,
+                        },
+                        In {
+                            shape: sb,
+                            data: &vb,
+                        },
+                        out,
+                    ))
                 }
             });
         }
@@ -220,6 +272,10 @@ pub(crate) fn eval_const(op: &FOp, ins: &[(&[usize], &Konst)], out: &[usize]) ->
     }
     // Everything else computes in float.
     let v: Vec<Vec<f32>> = ins.iter().map(|(_, k)| k.to_f32()).collect();
-    let i: Vec<In<f32>> = ins.iter().zip(&v).map(|((s, _), d)| In { shape: s, data: d }).collect();
+    let i: Vec<In<f32>> = ins
+        .iter()
+        .zip(&v)
+        .map(|((s, _), d)| In { shape: s, data: d })
+        .collect();
     eval::run(op, &i, out).map(Konst::F)
 }

@@ -12,7 +12,7 @@
 
 use crate::error::{OnnxError, Result};
 use crate::eval::{self, In};
-use crate::graph::{broadcast, FNode, FOp, FTensor, FDType, FloatGraph, ReduceKind, UnaryFn};
+use crate::graph::{broadcast, FDType, FNode, FOp, FTensor, FloatGraph, ReduceKind, UnaryFn};
 
 pub(crate) fn optimize(mut g: FloatGraph) -> Result<FloatGraph> {
     // Each pass rewrites matches and marks the nodes it absorbed; iterate to a fixpoint.
@@ -72,7 +72,11 @@ impl<'g> Ctx<'g> {
     }
 
     fn producer(&self, t: usize) -> Option<(usize, &'g FNode)> {
-        self.prod.get(t).copied().flatten().map(|i| (i, &self.g.nodes[i]))
+        self.prod
+            .get(t)
+            .copied()
+            .flatten()
+            .map(|i| (i, &self.g.nodes[i]))
     }
 
     /// The only consumer of `t`, when `t` is not a graph output.
@@ -194,7 +198,13 @@ fn param_for(cs: &[usize], c: &[f32], norm: &[usize], rank: usize) -> Option<Vec
     if broadcast(&[trimmed, norm]).ok().as_deref() != Some(norm) {
         return None;
     }
-    Some(eval::expand(In { shape: trimmed, data: c }, norm))
+    Some(eval::expand(
+        In {
+            shape: trimmed,
+            data: c,
+        },
+        norm,
+    ))
 }
 
 // ----- layer norm -------------------------------------------------------------------------
@@ -324,7 +334,10 @@ fn match_half_product(cx: &Ctx, a: usize, x: usize) -> Option<(usize, Vec<usize>
     let is_half = |n: &FNode, v: usize| -> bool {
         match &n.op {
             FOp::Mul => Ctx::other(n, v).is_some_and(|c| cx.is_uniform(c, 0.5)),
-            FOp::Div => n.inputs.first() == Some(&v) && n.inputs.get(1).is_some_and(|&c| cx.is_uniform(c, 2.0)),
+            FOp::Div => {
+                n.inputs.first() == Some(&v)
+                    && n.inputs.get(1).is_some_and(|&c| cx.is_uniform(c, 2.0))
+            }
             _ => false,
         }
     };
@@ -343,7 +356,13 @@ fn match_half_product(cx: &Ctx, a: usize, x: usize) -> Option<(usize, Vec<usize>
     None
 }
 
-fn gelu_rewrite(cx: &Ctx, x: usize, f: UnaryFn, mut absorbed: Vec<usize>, fin: usize) -> Option<Rewrite> {
+fn gelu_rewrite(
+    cx: &Ctx,
+    x: usize,
+    f: UnaryFn,
+    mut absorbed: Vec<usize>,
+    fin: usize,
+) -> Option<Rewrite> {
     let out = cx.node(fin).output;
     if cx.shape(out) != cx.shape(x) {
         return None;
@@ -374,7 +393,14 @@ fn match_gelu_erf(cx: &Ctx, i: usize) -> Option<Rewrite> {
     let (iu, un) = cx.producer(u)?;
     cx.sole_consumer(u)?;
     let x = match un.op {
-        FOp::Div if un.inputs.get(1).is_some_and(|&c| cx.is_uniform(c, std::f32::consts::SQRT_2)) => un.inputs[0],
+        FOp::Div
+            if un
+                .inputs
+                .get(1)
+                .is_some_and(|&c| cx.is_uniform(c, std::f32::consts::SQRT_2)) =>
+        {
+            un.inputs[0]
+        }
         FOp::Mul => {
             let (a, b) = (un.inputs[0], un.inputs[1]);
             if cx.is_uniform(b, std::f32::consts::FRAC_1_SQRT_2) {
@@ -422,7 +448,9 @@ fn match_gelu_tanh(cx: &Ctx, i: usize) -> Option<Rewrite> {
     }
     // One side is x, the other 0.044715 * x^3.
     for (x, kk) in [(wn.inputs[0], wn.inputs[1]), (wn.inputs[1], wn.inputs[0])] {
-        let Some((ik, kn)) = cx.producer(kk) else { continue };
+        let Some((ik, kn)) = cx.producer(kk) else {
+            continue;
+        };
         if kn.op != FOp::Mul || cx.sole_consumer(kk).is_none() {
             continue;
         }
@@ -433,17 +461,24 @@ fn match_gelu_tanh(cx: &Ctx, i: usize) -> Option<Rewrite> {
         } else {
             continue;
         };
-        let Some((ic, cn)) = cx.producer(cube) else { continue };
+        let Some((ic, cn)) = cx.producer(cube) else {
+            continue;
+        };
         if cn.op != FOp::Mul || cx.sole_consumer(cube).is_none() {
             continue;
         }
-        let Some(sq) = Ctx::other(cn, x) else { continue };
-        let Some((isq, sqn)) = cx.producer(sq) else { continue };
+        let Some(sq) = Ctx::other(cn, x) else {
+            continue;
+        };
+        let Some((isq, sqn)) = cx.producer(sq) else {
+            continue;
+        };
         if sqn.op != FOp::Mul || sqn.inputs != [x, x] || cx.sole_consumer(sq).is_none() {
             continue;
         }
         let (ia, add) = cx.sole_consumer(th.output)?;
-        if add.op != FOp::Add || !Ctx::other(add, th.output).is_some_and(|c| cx.is_uniform(c, 1.0)) {
+        if add.op != FOp::Add || !Ctx::other(add, th.output).is_some_and(|c| cx.is_uniform(c, 1.0))
+        {
             return None;
         }
         let (fin, mut absorbed) = match_half_product(cx, add.output, x)?;
@@ -530,7 +565,13 @@ fn foldable(cx: &Ctx, idx: usize) -> Option<Foldable> {
 
 /// Scales node `idx`'s constant weights by `s` (per output channel); returns the new weight
 /// (and bias) constants and the input patches (slot, NEW + k).
-fn scaled_weights(cx: &Ctx, idx: usize, f: &Foldable, s: &[f32], k0: usize) -> (Vec<FTensor>, Vec<(usize, usize, usize)>) {
+fn scaled_weights(
+    cx: &Ctx,
+    idx: usize,
+    f: &Foldable,
+    s: &[f32],
+    k0: usize,
+) -> (Vec<FTensor>, Vec<(usize, usize, usize)>) {
     let p = cx.node(idx);
     let w = p.inputs[1];
     let wv = cx.value(w).unwrap_or_default();
@@ -540,7 +581,11 @@ fn scaled_weights(cx: &Ctx, idx: usize, f: &Foldable, s: &[f32], k0: usize) -> (
     match f {
         Foldable::Conv { o } => {
             let per = wv.len() / (*o).max(1);
-            let nw: Vec<f32> = wv.iter().enumerate().map(|(j, &v)| v * s[j / per.max(1)]).collect();
+            let nw: Vec<f32> = wv
+                .iter()
+                .enumerate()
+                .map(|(j, &v)| v * s[j / per.max(1)])
+                .collect();
             consts.push(konst(format!("{}/w_folded", p.name), ws, nw));
             patch.push((idx, 1, NEW + k0));
             if let Some(&b) = p.inputs.get(2) {
@@ -551,7 +596,11 @@ fn scaled_weights(cx: &Ctx, idx: usize, f: &Foldable, s: &[f32], k0: usize) -> (
             }
         }
         Foldable::MatMul { n } => {
-            let nw: Vec<f32> = wv.iter().enumerate().map(|(j, &v)| v * s[j % (*n).max(1)]).collect();
+            let nw: Vec<f32> = wv
+                .iter()
+                .enumerate()
+                .map(|(j, &v)| v * s[j % (*n).max(1)])
+                .collect();
             consts.push(konst(format!("{}/w_folded", p.name), ws, nw));
             patch.push((idx, 1, NEW + k0));
         }
@@ -619,8 +668,14 @@ fn match_affine(cx: &Ctx, i: usize) -> Option<Rewrite> {
             let (cs, ss) = (cx.shape(cc), cx.shape(c));
             let bs = broadcast(&[cs, ss]).ok()?;
             let nc = eval::binary(
-                In { shape: cs, data: cx.value(cc)? },
-                In { shape: ss, data: cx.value(c)? },
+                In {
+                    shape: cs,
+                    data: cx.value(cc)?,
+                },
+                In {
+                    shape: ss,
+                    data: cx.value(c)?,
+                },
                 &bs,
                 |a, b| a * b,
             );
@@ -666,8 +721,14 @@ fn match_affine(cx: &Ctx, i: usize) -> Option<Rewrite> {
         let (s1, s2) = (cx.shape(c1), cx.shape(c));
         let bs = broadcast(&[s1, s2]).ok()?;
         let nc = eval::binary(
-            In { shape: s1, data: cx.value(c1)? },
-            In { shape: s2, data: cx.value(c)? },
+            In {
+                shape: s1,
+                data: cx.value(c1)?,
+            },
+            In {
+                shape: s2,
+                data: cx.value(c)?,
+            },
             &bs,
             |a, b| a + b,
         );

@@ -45,9 +45,14 @@ pub struct FNode {
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub enum UnaryFn {
     Relu,
-    LeakyRelu { alpha: f32 },
+    LeakyRelu {
+        alpha: f32,
+    },
     /// `min(max(x, lo), hi)`; absent bounds are infinite.
-    Clip { lo: f32, hi: f32 },
+    Clip {
+        lo: f32,
+        hi: f32,
+    },
     Sigmoid,
     Tanh,
     Exp,
@@ -66,7 +71,10 @@ pub enum UnaryFn {
     /// `x * sigmoid(x)`.
     Silu,
     /// `max(0, min(1, alpha x + beta))`.
-    HardSigmoid { alpha: f32, beta: f32 },
+    HardSigmoid {
+        alpha: f32,
+        beta: f32,
+    },
     /// `x * max(0, min(1, x / 6 + 1/2))`.
     HardSwish,
 }
@@ -164,7 +172,10 @@ pub enum FOp {
     /// `a[.., M, K] @ b[.., K, N]` with numpy broadcasting of the batch dims; both ranks >= 2.
     MatMul,
     /// Inputs `x[N, C, H, W]`, `w[O, C/groups, KH, KW]`, optional `bias[O]`.
-    Conv { window: Window, groups: usize },
+    Conv {
+        window: Window,
+        groups: usize,
+    },
     /// Elementwise with numpy broadcasting. Inputs: a, b.
     Add,
     Sub,
@@ -187,8 +198,9 @@ pub enum FOp {
     MaxPool {
         window: Window,
     },
-    /// NCHW; with `count_include_pad` the divisor counts padding (`pads`) but never positions past
-    /// the padded input (ceil-mode overhang).
+    /// NCHW average over each window: the sum of its in-bounds elements divided by the kernel area
+    /// (`count_include_pad`) or by the number of in-bounds elements. (The importer never emits
+    /// `count_include_pad` with a ceil-mode overhang: it pads explicitly instead.)
     AvgPool {
         window: Window,
         count_include_pad: bool,
@@ -319,19 +331,18 @@ impl FOp {
                 }
                 let (x, w) = (inputs[0], inputs[1]);
                 if x.len() != 4 || w.len() != 4 {
-                    return Err(format!("x[N,C,H,W] and w[O,C/g,KH,KW], got {x:?} and {w:?}"));
+                    return Err(format!(
+                        "x[N,C,H,W] and w[O,C/g,KH,KW], got {x:?} and {w:?}"
+                    ));
                 }
                 let g = *groups;
-                if g == 0 || x[1] != w[1].saturating_mul(g) || w[0] % g != 0 {
+                if g == 0 || x[1] != w[1].saturating_mul(g) || !w[0].is_multiple_of(g) {
                     return Err(format!(
                         "channels consistent with groups={g}, got x {x:?} and w {w:?}"
                     ));
                 }
                 if window.kernel != [w[2], w[3]] {
-                    return Err(format!(
-                        "kernel {:?} to match weight {w:?}",
-                        window.kernel
-                    ));
+                    return Err(format!("kernel {:?} to match weight {w:?}", window.kernel));
                 }
                 if let Some(b) = inputs.get(2) {
                     if *b != [w[0]] {
@@ -487,7 +498,11 @@ impl FOp {
                 let mut out = Vec::with_capacity(r);
                 for i in 0..r {
                     let inner = x[i]
-                        .checked_add(interior[i].checked_mul(x[i].saturating_sub(1)).ok_or("overflow")?)
+                        .checked_add(
+                            interior[i]
+                                .checked_mul(x[i].saturating_sub(1))
+                                .ok_or("overflow")?,
+                        )
                         .ok_or("overflow")?;
                     out.push(
                         inner
@@ -505,7 +520,9 @@ impl FOp {
             } => {
                 arity(1)?;
                 let x = inputs[0];
-                let dim = *x.get(*axis).ok_or_else(|| format!("axis {axis} within rank of {x:?}"))?;
+                let dim = *x
+                    .get(*axis)
+                    .ok_or_else(|| format!("axis {axis} within rank of {x:?}"))?;
                 if numel(indices_shape) != Some(indices.len()) {
                     return Err(format!(
                         "{} indices for shape {indices_shape:?}",
@@ -629,6 +646,14 @@ impl FloatGraph {
     pub fn validate(&self) -> Result<(), String> {
         let nt = self.tensors.len();
         let mut defined = vec![false; nt];
+        for t in &self.tensors {
+            if numel_u128(&t.shape).1 > 1 << 31 {
+                return Err(format!(
+                    "tensor '{}' of shape {:?} is too large",
+                    t.name, t.shape
+                ));
+            }
+        }
         for (i, t) in self.tensors.iter().enumerate() {
             if let Some(v) = &t.value {
                 if numel(&t.shape) != Some(v.len()) {
@@ -647,7 +672,9 @@ impl FloatGraph {
                 .get_mut(i)
                 .ok_or_else(|| format!("input id {i} out of range"))?;
             if *d {
-                return Err(format!("input id {i} is also a constant or a repeated input"));
+                return Err(format!(
+                    "input id {i} is also a constant or a repeated input"
+                ));
             }
             *d = true;
         }
@@ -655,13 +682,16 @@ impl FloatGraph {
             let mut shapes = Vec::with_capacity(n.inputs.len());
             for &t in &n.inputs {
                 if !defined.get(t).copied().unwrap_or(false) {
-                    return Err(format!("node '{}' reads tensor {t} before it is defined", n.name));
+                    return Err(format!(
+                        "node '{}' reads tensor {t} before it is defined",
+                        n.name
+                    ));
                 }
                 shapes.push(self.tensors[t].shape.as_slice());
             }
-            let out = n.op.infer_shape(&shapes).map_err(|e| {
-                format!("node '{}' ({}): expected {e}", n.name, n.op.name())
-            })?;
+            let out =
+                n.op.infer_shape(&shapes)
+                    .map_err(|e| format!("node '{}' ({}): expected {e}", n.name, n.op.name()))?;
             let o = self
                 .tensors
                 .get(n.output)
@@ -684,6 +714,19 @@ impl FloatGraph {
         }
         Ok(())
     }
+}
+
+/// Element count and product of the non-zero dimensions, saturating.
+pub(crate) fn numel_u128(shape: &[usize]) -> (u128, u128) {
+    let mut n: u128 = 1;
+    let mut nz: u128 = 1;
+    for &d in shape {
+        n = n.saturating_mul(d as u128);
+        if d != 0 {
+            nz = nz.saturating_mul(d as u128);
+        }
+    }
+    (n, nz)
 }
 
 /// Number of elements of a shape, `None` on overflow.

@@ -16,16 +16,14 @@ pub const MAX_ELEMENTS: u128 = 1 << 31;
 /// `ConstantOfShape`/`Expand` from exhausting memory at import time).
 pub const MAX_FOLDED_ELEMENTS: usize = 1 << 26;
 
-/// Element count of `shape`, refusing more than [`MAX_ELEMENTS`].
+/// Element count of `shape`, refusing more than [`MAX_ELEMENTS`]. Empty tensors are held to the
+/// same bound on the product of their non-zero dimensions, so strides never overflow.
 pub(crate) fn checked_numel(shape: &[usize], tensor: &str) -> Result<usize> {
-    let mut n: u128 = 1;
-    for &d in shape {
-        n = n.saturating_mul(d as u128);
-    }
-    if n > MAX_ELEMENTS {
+    let (n, nonzero) = crate::graph::numel_u128(shape);
+    if nonzero > MAX_ELEMENTS {
         return Err(OnnxError::TooLarge {
             tensor: tensor.to_string(),
-            elements: n,
+            elements: nonzero,
             limit: MAX_ELEMENTS,
         });
     }
@@ -137,7 +135,10 @@ impl Builder {
         let data_class = self.tensors[inputs[0]].class;
         let class = if fold::is_wiring(&op) && data_class != Class::Bool {
             if let FOp::Concat { .. } | FOp::Where { .. } = op {
-                if inputs.iter().any(|&t| self.tensors[t].class == Class::Float) {
+                if inputs
+                    .iter()
+                    .any(|&t| self.tensors[t].class == Class::Float)
+                {
                     Class::Float
                 } else {
                     Class::Int
@@ -151,7 +152,11 @@ impl Builder {
         for (i, &t) in inputs.iter().enumerate() {
             let b = &self.tensors[t];
             let index_input = matches!(op, FOp::GatherDynamic { .. }) && i == 1;
-            if b.konst.is_none() && b.class != Class::Float && !(fold::is_wiring(&op) && class == b.class) && !index_input {
+            if b.konst.is_none()
+                && b.class != Class::Float
+                && !(fold::is_wiring(&op) && class == b.class)
+                && !index_input
+            {
                 return Err(OnnxError::unsupported(
                     &site.op,
                     &site.node,
@@ -214,12 +219,9 @@ impl Builder {
 /// Imports a serialized ONNX model.
 pub(crate) fn load_model(bytes: &[u8]) -> Result<FloatGraph> {
     let model = proto::decode_model(bytes)?;
-    let graph = model
-        .graph
-        .as_ref()
-        .ok_or_else(|| OnnxError::Decode {
-            reason: "no graph".into(),
-        })?;
+    let graph = model.graph.as_ref().ok_or_else(|| OnnxError::Decode {
+        reason: "no graph".into(),
+    })?;
     let opset = model
         .opset_import
         .iter()
@@ -227,7 +229,9 @@ pub(crate) fn load_model(bytes: &[u8]) -> Result<FloatGraph> {
         .map(|o| o.version)
         .max();
     if let Some(v) = opset.filter(|v| !(1..=1000).contains(v)) {
-        return Err(OnnxError::invalid(format!("ai.onnx opset version {v} is invalid")));
+        return Err(OnnxError::invalid(format!(
+            "ai.onnx opset version {v} is invalid"
+        )));
     }
 
     let mut b = Builder::default();
@@ -246,7 +250,9 @@ pub(crate) fn load_model(bytes: &[u8]) -> Result<FloatGraph> {
             }
         }
         if values.contains_key(&name) {
-            return Err(OnnxError::invalid(format!("initializer '{name}' is defined twice")));
+            return Err(OnnxError::invalid(format!(
+                "initializer '{name}' is defined twice"
+            )));
         }
         let id = b.add_const(name.clone(), shape, k)?;
         values.insert(name, id);
@@ -261,7 +267,13 @@ pub(crate) fn load_model(bytes: &[u8]) -> Result<FloatGraph> {
 
     let mut inputs = Vec::new();
     for vi in &graph.input {
-        if values.contains_key(&vi.name) {
+        if let Some(&id) = values.get(&vi.name) {
+            if b.konst_of(id).is_none() {
+                return Err(OnnxError::invalid(format!(
+                    "graph input '{}' is declared twice",
+                    vi.name
+                )));
+            }
             // Older exporters list initializers as inputs too: they are weights.
             continue;
         }
@@ -318,7 +330,9 @@ pub(crate) fn load_model(bytes: &[u8]) -> Result<FloatGraph> {
             match id {
                 Some(id) => {
                     if values.insert(name.clone(), id).is_some() {
-                        return Err(OnnxError::invalid(format!("value '{name}' is produced twice")));
+                        return Err(OnnxError::invalid(format!(
+                            "value '{name}' is produced twice"
+                        )));
                     }
                 }
                 None => {
@@ -445,7 +459,9 @@ fn topo_order(graph: &pb::GraphProto, known: &HashMap<String, usize>) -> Result<
     for (i, node) in graph.node.iter().enumerate() {
         for o in &node.output {
             if !o.is_empty() && producer.insert(o.as_str(), i).is_some() {
-                return Err(OnnxError::invalid(format!("value '{o}' is produced by two nodes")));
+                return Err(OnnxError::invalid(format!(
+                    "value '{o}' is produced by two nodes"
+                )));
             }
             if !o.is_empty() && known.contains_key(o) {
                 return Err(OnnxError::invalid(format!(

@@ -13,16 +13,96 @@ use crate::proto::{self, Attrs, Class};
 
 /// The ONNX ops this frontend lowers (some only when their inputs are constant).
 pub const SUPPORTED_OPS: &[&str] = &[
-    "Abs", "Add", "And", "AveragePool", "BatchNormalization", "Cast", "CastLike", "Ceil", "Clip",
-    "Concat", "Constant", "ConstantOfShape", "Conv", "ConvTranspose", "DepthToSpace", "Div",
-    "Dropout", "Equal", "Erf", "Exp", "Expand", "Flatten", "Floor", "Gather", "Gelu", "Gemm",
-    "GlobalAveragePool", "GlobalMaxPool", "Greater", "GreaterOrEqual", "HardSigmoid", "HardSwish",
-    "Identity", "InstanceNormalization", "GroupNormalization", "LayerNormalization", "LeakyRelu", "Less", "LessOrEqual", "Log", "MatMul", "Max",
-    "MaxPool", "Mean", "Min", "Mod", "Mul", "Neg", "NonZero", "Not", "Or", "Pad", "Pow", "PRelu",
-    "Range", "Reciprocal", "Resize (nearest)", "RMSNormalization", "ReduceL1", "ReduceL2", "ReduceMax", "ReduceMean", "ReduceMin",
-    "ReduceSum", "ReduceSumSquare", "Relu", "Reshape", "Round", "Shape", "Sigmoid", "Sign", "Size",
-    "Slice", "Softmax", "Softplus", "Softsign", "SpaceToDepth", "Split", "Sqrt", "Squeeze", "Sub",
-    "Sum", "Swish", "Tanh", "Tile", "Transpose", "Unsqueeze", "Upsample (nearest)", "Where", "Xor",
+    "Abs",
+    "Add",
+    "And",
+    "AveragePool",
+    "BatchNormalization",
+    "Cast",
+    "CastLike",
+    "Ceil",
+    "Clip",
+    "Concat",
+    "Constant",
+    "ConstantOfShape",
+    "Conv",
+    "ConvTranspose",
+    "DepthToSpace",
+    "Div",
+    "Dropout",
+    "Equal",
+    "Erf",
+    "Exp",
+    "Expand",
+    "Flatten",
+    "Floor",
+    "Gather",
+    "Gelu",
+    "Gemm",
+    "GlobalAveragePool",
+    "GlobalMaxPool",
+    "Greater",
+    "GreaterOrEqual",
+    "HardSigmoid",
+    "HardSwish",
+    "Identity",
+    "InstanceNormalization",
+    "GroupNormalization",
+    "LayerNormalization",
+    "LeakyRelu",
+    "Less",
+    "LessOrEqual",
+    "Log",
+    "MatMul",
+    "Max",
+    "MaxPool",
+    "Mean",
+    "Min",
+    "Mod",
+    "Mul",
+    "Neg",
+    "NonZero",
+    "Not",
+    "Or",
+    "Pad",
+    "Pow",
+    "PRelu",
+    "Range",
+    "Reciprocal",
+    "Resize (nearest)",
+    "RMSNormalization",
+    "ReduceL1",
+    "ReduceL2",
+    "ReduceMax",
+    "ReduceMean",
+    "ReduceMin",
+    "ReduceSum",
+    "ReduceSumSquare",
+    "Relu",
+    "Reshape",
+    "Round",
+    "Shape",
+    "Sigmoid",
+    "Sign",
+    "Size",
+    "Slice",
+    "Softmax",
+    "Softplus",
+    "Softsign",
+    "SpaceToDepth",
+    "Split",
+    "Sqrt",
+    "Squeeze",
+    "Sub",
+    "Sum",
+    "Swish",
+    "Tanh",
+    "Tile",
+    "Transpose",
+    "Unsqueeze",
+    "Upsample (nearest)",
+    "Where",
+    "Xor",
 ];
 
 /// Lowers one ONNX node. Returns one entry per ONNX output: the tensor it maps to, or `None`
@@ -67,7 +147,9 @@ const MAX_ATTR: i64 = 1 << 31;
 
 fn usize_of(v: i64, what: &str) -> std::result::Result<usize, String> {
     if v > MAX_ATTR {
-        return Err(format!("{what} value {v} is implausibly large (limit {MAX_ATTR})"));
+        return Err(format!(
+            "{what} value {v} is implausibly large (limit {MAX_ATTR})"
+        ));
     }
     usize::try_from(v).map_err(|_| format!("{what} must be non-negative, got {v}"))
 }
@@ -119,7 +201,11 @@ impl L<'_> {
     }
 
     fn input_name(&self, i: usize) -> String {
-        self.node.input.get(i).cloned().unwrap_or_else(|| format!("#{i}"))
+        self.node
+            .input
+            .get(i)
+            .cloned()
+            .unwrap_or_else(|| format!("#{i}"))
     }
 
     fn not_const(&self, i: usize, hint: &str) -> OnnxError {
@@ -152,7 +238,10 @@ impl L<'_> {
         let v = k.to_f64();
         match v.as_slice() {
             [x] => Ok(*x),
-            _ => Err(self.shape_err(format!("a single {what} value"), format!("{} values", v.len()))),
+            _ => Err(self.shape_err(
+                format!("a single {what} value"),
+                format!("{} values", v.len()),
+            )),
         }
     }
 
@@ -400,7 +489,9 @@ impl L<'_> {
         if let Some(t) = self.opt(2) {
             match self.b.konst_of(t) {
                 Some(k) if k.to_bool().iter().any(|&v| v) => {
-                    return Err(self.unsupported("training_mode=true; export the model in inference mode (model.eval())"))
+                    return Err(self.unsupported(
+                        "training_mode=true; export the model in inference mode (model.eval())",
+                    ))
                 }
                 Some(_) => {}
                 None => return Err(self.not_const(2, "training_mode must be a constant false")),
@@ -414,7 +505,11 @@ impl L<'_> {
                 outs.push(None);
             } else {
                 let name = self.out_name(1);
-                outs.push(Some(self.b.add_const(name, shape, Konst::B(vec![true; n]))?));
+                outs.push(Some(self.b.add_const(
+                    name,
+                    shape,
+                    Konst::B(vec![true; n]),
+                )?));
             }
         }
         Ok(outs)
@@ -431,7 +526,10 @@ impl L<'_> {
                 .int("to")?
                 .ok_or_else(|| self.bad("to", "required attribute is missing"))?;
             proto::dtype_class(to as i32).ok_or_else(|| {
-                self.bad("to", format!("cast to {} is not supported", proto::dtype_name(to as i32)))
+                self.bad(
+                    "to",
+                    format!("cast to {} is not supported", proto::dtype_name(to as i32)),
+                )
             })?
         };
         if let Some(k) = self.b.konst_of(x) {
@@ -466,7 +564,9 @@ impl L<'_> {
             return Ok(one(self.cst("", vec![v.len()], Konst::I(v))?));
         }
         if self.a.has("sparse_value") {
-            return Err(self.unsupported("sparse constants are not supported; re-save with dense tensors"));
+            return Err(
+                self.unsupported("sparse constants are not supported; re-save with dense tensors")
+            );
         }
         if self.a.has("value_string") || self.a.has("value_strings") {
             return Err(self.unsupported("string constants are not supported"));
@@ -486,7 +586,9 @@ impl L<'_> {
                 let axis = self.axis(axis, ra, "axis")?;
                 let mut s = self.shape(b);
                 if axis + s.len() > ra {
-                    return Err(self.shape_err(format!("b to fit a from axis {axis}"), format!("{s:?}")));
+                    return Err(
+                        self.shape_err(format!("b to fit a from axis {axis}"), format!("{s:?}"))
+                    );
                 }
                 s.resize(ra - axis, 1);
                 b = self.reshape("bcast", b, s)?;
@@ -498,7 +600,10 @@ impl L<'_> {
     fn variadic(&mut self) -> Result<Vec<Option<usize>>> {
         let n = self.node.input.len();
         if n == 0 {
-            return Err(self.input(0).err().unwrap_or_else(|| self.unsupported("no inputs")));
+            return Err(self
+                .input(0)
+                .err()
+                .unwrap_or_else(|| self.unsupported("no inputs")));
         }
         let op = match self.op() {
             "Max" => FOp::Max,
@@ -526,10 +631,22 @@ impl L<'_> {
         let x = self.input(0)?;
         let e = self.input(1)?;
         let (xs, es) = (self.shape(x), self.shape(e));
-        let out = broadcast(&[&xs, &es]).map_err(|m| self.shape_err(m, format!("{xs:?} and {es:?}")))?;
+        let out =
+            broadcast(&[&xs, &es]).map_err(|m| self.shape_err(m, format!("{xs:?} and {es:?}")))?;
         if let (Some(kx), Some(ke)) = (self.b.konst_of(x), self.b.konst_of(e)) {
             let (vx, ve) = (kx.to_f64(), ke.to_f64());
-            let v = eval::binary(In { shape: &xs, data: &vx }, In { shape: &es, data: &ve }, &out, f64::powf);
+            let v = eval::binary(
+                In {
+                    shape: &xs,
+                    data: &vx,
+                },
+                In {
+                    shape: &es,
+                    data: &ve,
+                },
+                &out,
+                f64::powf,
+            );
             let k = if kx.class() == Class::Int && ke.class() == Class::Int {
                 Konst::I(v.iter().map(|&f| f as i64).collect())
             } else {
@@ -543,7 +660,10 @@ impl L<'_> {
             _ => return Err(self.unsupported("Pow with a non-uniform exponent is not supported")),
         };
         if out != xs {
-            return Err(self.shape_err(format!("exponent broadcasting into {xs:?}"), format!("{es:?}")));
+            return Err(self.shape_err(
+                format!("exponent broadcasting into {xs:?}"),
+                format!("{es:?}"),
+            ));
         }
         let unary = |f| FOp::Unary(f);
         let t = if p == 1.0 {
@@ -551,14 +671,16 @@ impl L<'_> {
         } else if p == 2.0 {
             self.fin(FOp::Mul, vec![x, x])?
         } else if p == 3.0 {
-            let sq = self.aux("square", FOp::Mul, vec![x, x])?;
-            self.fin(FOp::Mul, vec![sq, x])?
+            let out = format!("{}/square", self.out_name(0));
+            let sq = self.emit("", out, FOp::Mul, vec![x, x])?;
+            self.fin_as("cube", FOp::Mul, vec![sq, x])?
         } else if p == 0.5 {
             self.fin(unary(UnaryFn::Sqrt), vec![x])?
         } else if p == -1.0 {
             self.fin(unary(UnaryFn::Reciprocal), vec![x])?
         } else if p == -0.5 {
-            let s = self.aux("sqrt", unary(UnaryFn::Sqrt), vec![x])?;
+            let out = format!("{}/sqrt", self.out_name(0));
+            let s = self.emit("", out, unary(UnaryFn::Sqrt), vec![x])?;
             self.fin_as("recip", unary(UnaryFn::Reciprocal), vec![s])?
         } else if p == 0.0 {
             let n = numel(&xs).unwrap_or(usize::MAX);
@@ -605,7 +727,9 @@ impl L<'_> {
             let v = k.to_f32();
             if let Some(&alpha) = v.first() {
                 if v.iter().all(|&q| q == alpha) {
-                    return Ok(one(self.fin(FOp::Unary(UnaryFn::LeakyRelu { alpha }), vec![x])?));
+                    return Ok(one(
+                        self.fin(FOp::Unary(UnaryFn::LeakyRelu { alpha }), vec![x])?
+                    ));
                 }
             }
         }
@@ -627,7 +751,10 @@ impl L<'_> {
         let mut b = self.input(1)?;
         let (ra, rb) = (self.rank(a), self.rank(b));
         if ra == 0 || rb == 0 {
-            return Err(self.shape_err("operands of rank >= 1", format!("{:?} and {:?}", self.shape(a), self.shape(b))));
+            return Err(self.shape_err(
+                "operands of rank >= 1",
+                format!("{:?} and {:?}", self.shape(a), self.shape(b)),
+            ));
         }
         let lift_a = ra == 1;
         let lift_b = rb == 1;
@@ -656,7 +783,11 @@ impl L<'_> {
                 s.remove(r - 2);
             }
         }
-        Ok(one(self.fin_as("unlift", FOp::Reshape { shape: s }, vec![y])?))
+        Ok(one(self.fin_as(
+            "unlift",
+            FOp::Reshape { shape: s },
+            vec![y],
+        )?))
     }
 
     fn gemm(&mut self) -> Result<Vec<Option<usize>>> {
@@ -664,7 +795,10 @@ impl L<'_> {
         let mut b = self.input(1)?;
         let c = self.opt(2);
         if self.rank(a) != 2 || self.rank(b) != 2 {
-            return Err(self.shape_err("A and B of rank 2", format!("{:?} and {:?}", self.shape(a), self.shape(b))));
+            return Err(self.shape_err(
+                "A and B of rank 2",
+                format!("{:?} and {:?}", self.shape(a), self.shape(b)),
+            ));
         }
         let alpha = self.a.float_or("alpha", 1.0)?;
         let beta = self.a.float_or("beta", 1.0)?;
@@ -706,7 +840,10 @@ impl L<'_> {
     }
 
     fn auto_pad(&self) -> Result<String> {
-        let s = self.a.string("auto_pad")?.unwrap_or_else(|| "NOTSET".into());
+        let s = self
+            .a
+            .string("auto_pad")?
+            .unwrap_or_else(|| "NOTSET".into());
         match s.as_str() {
             "NOTSET" | "SAME_UPPER" | "SAME_LOWER" | "VALID" | "" => Ok(s),
             other => Err(self.bad("auto_pad", format!("unknown value '{other}'"))),
@@ -748,7 +885,13 @@ impl L<'_> {
         }
     }
 
-    fn window(kernel: &[usize], strides: &[usize], dil: &[usize], pb: &[usize], pe: &[usize]) -> Window {
+    fn window(
+        kernel: &[usize],
+        strides: &[usize],
+        dil: &[usize],
+        pb: &[usize],
+        pe: &[usize],
+    ) -> Window {
         // 1-D geometry is lifted to 2-D with a unit leading spatial dim.
         if kernel.len() == 1 {
             Window {
@@ -790,7 +933,10 @@ impl L<'_> {
         let kernel = ws[2..].to_vec();
         if let Some(k) = self.ints_attr_usize("kernel_shape")? {
             if k != kernel {
-                return Err(self.bad("kernel_shape", format!("{k:?} does not match weight shape {ws:?}")));
+                return Err(self.bad(
+                    "kernel_shape",
+                    format!("{k:?} does not match weight shape {ws:?}"),
+                ));
             }
         }
         let groups = self.int_attr_usize("group", 1)?;
@@ -817,7 +963,13 @@ impl L<'_> {
         let out = format!("{}/conv2d", self.out_name(0));
         let y = self.emit("", out, op, inputs)?;
         let ys = self.shape(y);
-        Ok(one(self.fin_as("unlift", FOp::Reshape { shape: vec![ys[0], ys[1], ys[3]] }, vec![y])?))
+        Ok(one(self.fin_as(
+            "unlift",
+            FOp::Reshape {
+                shape: vec![ys[0], ys[1], ys[3]],
+            },
+            vec![y],
+        )?))
     }
 
     fn conv_transpose(&mut self) -> Result<Vec<Option<usize>>> {
@@ -832,16 +984,22 @@ impl L<'_> {
         let kernel = ws0[2..].to_vec();
         if let Some(k) = self.ints_attr_usize("kernel_shape")? {
             if k != kernel {
-                return Err(self.bad("kernel_shape", format!("{k:?} does not match weight shape {ws0:?}")));
+                return Err(self.bad(
+                    "kernel_shape",
+                    format!("{k:?} does not match weight shape {ws0:?}"),
+                ));
             }
         }
         if kernel.contains(&0) {
             return Err(self.shape_err("non-empty kernel", format!("{ws0:?}")));
         }
         let g = self.int_attr_usize("group", 1)?;
-        if g == 0 || xs0[1] % g != 0 || ws0[0] != xs0[1] {
+        if g == 0 || !xs0[1].is_multiple_of(g) || ws0[0] != xs0[1] {
             return Err(self.shape_err(
-                format!("weight [C, O/group, k...] with C = {} divisible by group {g}", xs0[1]),
+                format!(
+                    "weight [C, O/group, k...] with C = {} divisible by group {g}",
+                    xs0[1]
+                ),
                 format!("{ws0:?}"),
             ));
         }
@@ -853,7 +1011,9 @@ impl L<'_> {
             None => None,
             Some(v) if v.len() == nsp => Some(v),
             Some(v) if v.len() == nsp + 2 => Some(v[2..].to_vec()),
-            Some(v) => return Err(self.bad("output_shape", format!("expected {nsp} values, got {v:?}"))),
+            Some(v) => {
+                return Err(self.bad("output_shape", format!("expected {nsp} values, got {v:?}")))
+            }
         };
         // Signed begin/end padding of the output; negative padding extends it (an
         // `output_shape` larger than the natural size grows the end). Split as in the ONNX
@@ -891,14 +1051,26 @@ impl L<'_> {
                 }
             }
             if pb[i] + pe[i] >= full || full - pb[i] - pe[i] > 1 << 31 {
-                return Err(self.shape_err("a positive output size", format!("pads {pb:?}/{pe:?} for input {xs0:?}")));
+                return Err(self.shape_err(
+                    "a positive output size",
+                    format!("pads {pb:?}/{pe:?} for input {xs0:?}"),
+                ));
             }
         }
         // Lift 1-D to 2-D.
         let (x, w, k2, s2, d2, op2, pb2, pe2) = if nsp == 1 {
             let x = self.reshape("lift", x0, vec![xs0[0], xs0[1], 1, xs0[2]])?;
             let w = self.reshape("lift_w", w0, vec![ws0[0], ws0[1], 1, ws0[2]])?;
-            (x, w, [1, kernel[0]], [1, strides[0]], [1, dil[0]], [0, outpad[0]], [0, pb[0]], [0, pe[0]])
+            (
+                x,
+                w,
+                [1, kernel[0]],
+                [1, strides[0]],
+                [1, dil[0]],
+                [0, outpad[0]],
+                [0, pb[0]],
+                [0, pe[0]],
+            )
         } else {
             (
                 x0,
@@ -966,7 +1138,13 @@ impl L<'_> {
         let (c, og, kh, kw) = (ws[0], ws[1], ws[2], ws[3]);
         let cg = c / g;
         let w5 = self.reshape("w_groups", w, vec![g, cg, og, kh, kw])?;
-        let wt = self.aux("w_transpose", FOp::Transpose { perm: vec![0, 2, 1, 3, 4] }, vec![w5])?;
+        let wt = self.aux(
+            "w_transpose",
+            FOp::Transpose {
+                perm: vec![0, 2, 1, 3, 4],
+            },
+            vec![w5],
+        )?;
         let w4 = self.reshape("w_merge", wt, vec![g * og, cg, kh, kw])?;
         let wf = self.aux(
             "w_flip",
@@ -992,7 +1170,13 @@ impl L<'_> {
         let out = format!("{}/conv2d", self.out_name(0));
         let y = self.emit("", out, op, inputs)?;
         let ys = self.shape(y);
-        Ok(one(self.fin_as("unlift", FOp::Reshape { shape: vec![ys[0], ys[1], ys[3]] }, vec![y])?))
+        Ok(one(self.fin_as(
+            "unlift",
+            FOp::Reshape {
+                shape: vec![ys[0], ys[1], ys[3]],
+            },
+            vec![y],
+        )?))
     }
 
     // ----- normalisation --------------------------------------------------------------------
@@ -1021,13 +1205,22 @@ impl L<'_> {
         } else if scale.len() == per_elem && self.opset < 9 {
             xs[1..].to_vec()
         } else {
-            return Err(self.shape_err(format!("{c} per-channel parameters"), format!("{}", scale.len())));
+            return Err(self.shape_err(
+                format!("{c} per-channel parameters"),
+                format!("{}", scale.len()),
+            ));
         };
         let n = scale.len();
         if bias.len() != n || mean.len() != n || var.len() != n {
             return Err(self.shape_err(
                 format!("{n} values for scale, B, mean and var"),
-                format!("{}, {}, {}, {}", scale.len(), bias.len(), mean.len(), var.len()),
+                format!(
+                    "{}, {}, {}, {}",
+                    scale.len(),
+                    bias.len(),
+                    mean.len(),
+                    var.len()
+                ),
             ));
         }
         let mut s = Vec::with_capacity(n);
@@ -1042,7 +1235,10 @@ impl L<'_> {
         let out = format!("{}/scaled", self.out_name(0));
         let y = self.emit("", out, FOp::Mul, vec![x, sc])?;
         let mut outs = one(self.fin_as("shift", FOp::Add, vec![y, sh])?);
-        outs.extend(std::iter::repeat_n(None, self.node.output.len().saturating_sub(1)));
+        outs.extend(std::iter::repeat_n(
+            None,
+            self.node.output.len().saturating_sub(1),
+        ));
         Ok(outs)
     }
 
@@ -1055,13 +1251,19 @@ impl L<'_> {
         if broadcast(&[&s, to]).ok().as_deref() != Some(to) {
             return Err(self.shape_err(format!("{what} broadcastable to {to:?}"), format!("{s:?}")));
         }
-        let k = self
-            .b
-            .konst_of(t)
-            .cloned()
-            .ok_or_else(|| self.unsupported(format!("a runtime {what} must have shape {to:?}, got {s:?}")))?;
+        let k = self.b.konst_of(t).cloned().ok_or_else(|| {
+            self.unsupported(format!(
+                "a runtime {what} must have shape {to:?}, got {s:?}"
+            ))
+        })?;
         self.check_alloc(numel(to).unwrap_or(usize::MAX))?;
-        let v = eval::expand(In { shape: &s, data: &k.to_f32() }, to);
+        let v = eval::expand(
+            In {
+                shape: &s,
+                data: &k.to_f32(),
+            },
+            to,
+        );
         self.cst(what, to.to_vec(), Konst::F(v))
     }
 
@@ -1101,7 +1303,12 @@ impl L<'_> {
                 let ve = self.aux("var_eps", FOp::Add, vec![var, e])?;
                 let sd = self.aux("std", FOp::Unary(UnaryFn::Sqrt), vec![ve])?;
                 let name2 = self.out_name(2);
-                outs.push(Some(self.emit("inv_std", name2, FOp::Unary(UnaryFn::Reciprocal), vec![sd])?));
+                outs.push(Some(self.emit(
+                    "inv_std",
+                    name2,
+                    FOp::Unary(UnaryFn::Reciprocal),
+                    vec![sd],
+                )?));
             }
         }
         Ok(outs)
@@ -1148,7 +1355,7 @@ impl L<'_> {
             c
         } else {
             let g = self.int_attr_usize("num_groups", 0)?;
-            if g == 0 || c % g != 0 {
+            if g == 0 || !c.is_multiple_of(g) {
                 return Err(self.bad("num_groups", format!("{g} does not divide {c} channels")));
             }
             g
@@ -1168,7 +1375,10 @@ impl L<'_> {
             }
         };
         let (Some(scale), Some(bias)) = (expand(&scale), expand(&bias)) else {
-            return Err(self.shape_err(format!("{c} per-channel scale and bias values"), format!("{} and {}", scale.len(), bias.len())));
+            return Err(self.shape_err(
+                format!("{c} per-channel scale and bias values"),
+                format!("{} and {}", scale.len(), bias.len()),
+            ));
         };
         let rest: usize = xs[1..].iter().product::<usize>() / groups;
         self.check_alloc(rest)?;
@@ -1176,7 +1386,12 @@ impl L<'_> {
         let ones = self.cst("ones", vec![rest], Konst::F(vec![1.0; rest]))?;
         let zeros = self.cst("zeros", vec![rest], Konst::F(vec![0.0; rest]))?;
         let out = format!("{}/normalized", self.out_name(0));
-        let ln = self.emit("", out, FOp::LayerNorm { axis: 2, eps }, vec![xr, ones, zeros])?;
+        let ln = self.emit(
+            "",
+            out,
+            FOp::LayerNorm { axis: 2, eps },
+            vec![xr, ones, zeros],
+        )?;
         let back = self.reshape("restore", ln, xs.clone())?;
         let mut ps = vec![1usize; xs.len() - 1];
         ps[0] = c;
@@ -1202,18 +1417,29 @@ impl L<'_> {
             ("asymmetric".to_string(), "floor".to_string())
         } else {
             (
-                self.a.string("coordinate_transformation_mode")?.unwrap_or_else(|| "half_pixel".into()),
-                self.a.string("nearest_mode")?.unwrap_or_else(|| "round_prefer_floor".into()),
+                self.a
+                    .string("coordinate_transformation_mode")?
+                    .unwrap_or_else(|| "half_pixel".into()),
+                self.a
+                    .string("nearest_mode")?
+                    .unwrap_or_else(|| "round_prefer_floor".into()),
             )
         };
         let axes = match self.a.ints("axes")? {
             Some(a) => self.axes(&a, r, "axes")?,
             None => (0..r).collect(),
         };
-        let policy = self.a.string("keep_aspect_ratio_policy")?.unwrap_or_else(|| "stretch".into());
+        let policy = self
+            .a
+            .string("keep_aspect_ratio_policy")?
+            .unwrap_or_else(|| "stretch".into());
         // Per-axis scale and output length.
         let scales_in = if upsample {
-            if self.opset < 9 { None } else { Some(1) }
+            if self.opset < 9 {
+                None
+            } else {
+                Some(1)
+            }
         } else if self.opset < 11 {
             Some(1)
         } else {
@@ -1231,7 +1457,9 @@ impl L<'_> {
         } else {
             match scales_in.and_then(|i| self.opt(i).map(|_| i)) {
                 Some(i) => {
-                    let v = self.konst(i, "Resize scales must be known at import time")?.to_f64();
+                    let v = self
+                        .konst(i, "Resize scales must be known at import time")?
+                        .to_f64();
                     (!v.is_empty()).then_some(v)
                 }
                 None => None,
@@ -1247,7 +1475,9 @@ impl L<'_> {
         match (&mut scales, &sizes) {
             (Some(sc), None) => {
                 if sc.len() != axes.len() {
-                    return Err(self.shape_err(format!("{} scales", axes.len()), format!("{}", sc.len())));
+                    return Err(
+                        self.shape_err(format!("{} scales", axes.len()), format!("{}", sc.len()))
+                    );
                 }
                 for (k, &a) in axes.iter().enumerate() {
                     let s = sc[k];
@@ -1260,14 +1490,25 @@ impl L<'_> {
             }
             (None, Some(sz)) => {
                 if sz.len() != axes.len() {
-                    return Err(self.shape_err(format!("{} sizes", axes.len()), format!("{}", sz.len())));
+                    return Err(
+                        self.shape_err(format!("{} sizes", axes.len()), format!("{}", sz.len()))
+                    );
                 }
-                let req: Vec<f64> = axes.iter().zip(sz).map(|(&a, &v)| v as f64 / xs[a].max(1) as f64).collect();
+                let req: Vec<f64> = axes
+                    .iter()
+                    .zip(sz)
+                    .map(|(&a, &v)| v as f64 / xs[a].max(1) as f64)
+                    .collect();
                 let common = match policy.as_str() {
                     "stretch" => None,
                     "not_larger" => req.iter().copied().reduce(f64::min),
                     "not_smaller" => req.iter().copied().reduce(f64::max),
-                    other => return Err(self.bad("keep_aspect_ratio_policy", format!("unknown value '{other}'"))),
+                    other => {
+                        return Err(self.bad(
+                            "keep_aspect_ratio_policy",
+                            format!("unknown value '{other}'"),
+                        ))
+                    }
                 };
                 for (k, &a) in axes.iter().enumerate() {
                     let v = sz[k];
@@ -1286,10 +1527,17 @@ impl L<'_> {
                     }
                 }
             }
-            _ => return Err(self.bad("scales/sizes", "exactly one of scales and sizes must be given")),
+            _ => {
+                return Err(self.bad(
+                    "scales/sizes",
+                    "exactly one of scales and sizes must be given",
+                ))
+            }
         }
         crate::load::checked_numel(&out, &self.out_name(0))?;
-        let changed: Vec<usize> = (0..r).filter(|&a| out[a] != xs[a] || scale_of[a] != 1.0).collect();
+        let changed: Vec<usize> = (0..r)
+            .filter(|&a| out[a] != xs[a] || scale_of[a] != 1.0)
+            .collect();
         if changed.is_empty() {
             return Ok(one(x));
         }
@@ -1336,14 +1584,24 @@ impl L<'_> {
                 };
                 let i = match nearest.as_str() {
                     "round_prefer_floor" => {
-                        if src.fract().abs() == 0.5 { src.floor() } else { src.round() }
+                        if src.fract().abs() == 0.5 {
+                            src.floor()
+                        } else {
+                            src.round()
+                        }
                     }
                     "round_prefer_ceil" => {
-                        if src.fract().abs() == 0.5 { src.ceil() } else { src.round() }
+                        if src.fract().abs() == 0.5 {
+                            src.ceil()
+                        } else {
+                            src.round()
+                        }
                     }
                     "floor" => src.floor(),
                     "ceil" => src.ceil(),
-                    other => return Err(self.bad("nearest_mode", format!("unknown value '{other}'"))),
+                    other => {
+                        return Err(self.bad("nearest_mode", format!("unknown value '{other}'")))
+                    }
                 };
                 idx.push((i.max(0.0) as usize).min(len_in - 1));
             }
@@ -1379,7 +1637,11 @@ impl L<'_> {
         let x2 = self.reshape("coerce", x, vec![outer, inner])?;
         let out = format!("{}/softmax2d", self.out_name(0));
         let y = self.emit("", out, FOp::Softmax { axis: 1 }, vec![x2])?;
-        Ok(one(self.fin_as("restore", FOp::Reshape { shape: xs }, vec![y])?))
+        Ok(one(self.fin_as(
+            "restore",
+            FOp::Reshape { shape: xs },
+            vec![y],
+        )?))
     }
 
     // ----- pooling and reductions -----------------------------------------------------------
@@ -1393,7 +1655,10 @@ impl L<'_> {
             .ints_attr_usize("kernel_shape")?
             .ok_or_else(|| self.bad("kernel_shape", "required attribute is missing"))?;
         if kernel.len() != nsp || kernel.contains(&0) {
-            return Err(self.bad("kernel_shape", format!("expected {nsp} positive values, got {kernel:?}")));
+            return Err(self.bad(
+                "kernel_shape",
+                format!("expected {nsp} positive values, got {kernel:?}"),
+            ));
         }
         let strides = self.spatial_ints("strides", nsp, 1, 1)?;
         let dil = self.spatial_ints("dilations", nsp, 1, 1)?;
@@ -1405,7 +1670,10 @@ impl L<'_> {
             let padded = len + pb[i] + pe[i];
             let span = (kernel[i] - 1) * dil[i] + 1;
             if padded < span {
-                return Err(self.shape_err(format!("input at least as large as the window {span}"), format!("{xs:?}")));
+                return Err(self.shape_err(
+                    format!("input at least as large as the window {span}"),
+                    format!("{xs:?}"),
+                ));
             }
             if ceil {
                 let mut out = (padded - span).div_ceil(strides[i]) + 1;
@@ -1469,9 +1737,18 @@ impl L<'_> {
             let out = format!("{}/pool2d", self.out_name(0));
             let y = self.emit("", out, op, vec![src])?;
             let ys = self.shape(y);
-            one(self.fin_as("unlift", FOp::Reshape { shape: vec![ys[0], ys[1], ys[3]] }, vec![y])?)
+            one(self.fin_as(
+                "unlift",
+                FOp::Reshape {
+                    shape: vec![ys[0], ys[1], ys[3]],
+                },
+                vec![y],
+            )?)
         };
-        outs.extend(std::iter::repeat_n(None, self.node.output.len().saturating_sub(1)));
+        outs.extend(std::iter::repeat_n(
+            None,
+            self.node.output.len().saturating_sub(1),
+        ));
         Ok(outs)
     }
 
@@ -1479,7 +1756,11 @@ impl L<'_> {
         let x = self.input(0)?;
         let r = self.rank(x);
         let op = self.op().to_string();
-        let axes_as_input = if op == "ReduceSum" { self.opset >= 13 } else { self.opset >= 18 };
+        let axes_as_input = if op == "ReduceSum" {
+            self.opset >= 13
+        } else {
+            self.opset >= 18
+        };
         let axes_raw = if axes_as_input {
             match self.opt(1) {
                 Some(_) => Some(self.const_ints(1, "axes")?),
@@ -1510,7 +1791,11 @@ impl L<'_> {
         };
         if axes.is_empty() {
             if op == "ReduceL2" {
-                return Ok(one(self.fin_as("sqrt", FOp::Unary(UnaryFn::Sqrt), vec![src])?));
+                return Ok(one(self.fin_as(
+                    "sqrt",
+                    FOp::Unary(UnaryFn::Sqrt),
+                    vec![src],
+                )?));
             }
             return Ok(one(src));
         }
@@ -1522,7 +1807,11 @@ impl L<'_> {
         if op == "ReduceL2" {
             let out = format!("{}/sum", self.out_name(0));
             let s = self.emit("", out, rop, vec![src])?;
-            return Ok(one(self.fin_as("sqrt", FOp::Unary(UnaryFn::Sqrt), vec![s])?));
+            return Ok(one(self.fin_as(
+                "sqrt",
+                FOp::Unary(UnaryFn::Sqrt),
+                vec![s],
+            )?));
         }
         Ok(one(self.fin(rop, vec![src])?))
     }
@@ -1570,23 +1859,33 @@ impl L<'_> {
                     infer = Some(i);
                     out.push(1);
                 }
-                0 if !allowzero => out.push(
-                    *xs.get(i)
-                        .ok_or_else(|| self.shape_err(format!("dimension {i} to copy"), format!("{xs:?}")))?,
-                ),
+                0 if !allowzero => out.push(*xs.get(i).ok_or_else(|| {
+                    self.shape_err(format!("dimension {i} to copy"), format!("{xs:?}"))
+                })?),
                 v if v >= 0 => out.push(v as usize),
-                v => return Err(self.shape_err("target dims >= -1 with at most one -1", format!("{v} in {spec:?}"))),
+                v => {
+                    return Err(self.shape_err(
+                        "target dims >= -1 with at most one -1",
+                        format!("{v} in {spec:?}"),
+                    ))
+                }
             }
         }
         if let Some(i) = infer {
             let rest = numel(&out).unwrap_or(0);
-            if rest == 0 || total % rest != 0 {
-                return Err(self.shape_err(format!("a shape compatible with {xs:?}"), format!("{spec:?}")));
+            if rest == 0 || !total.is_multiple_of(rest) {
+                return Err(self.shape_err(
+                    format!("a shape compatible with {xs:?}"),
+                    format!("{spec:?}"),
+                ));
             }
             out[i] = total / rest;
         }
         if numel(&out) != Some(total) {
-            return Err(self.shape_err(format!("a shape with {total} elements (input {xs:?})"), format!("{spec:?}")));
+            return Err(self.shape_err(
+                format!("a shape with {total} elements (input {xs:?})"),
+                format!("{spec:?}"),
+            ));
         }
         self.final_reshape(x, out)
     }
@@ -1665,7 +1964,9 @@ impl L<'_> {
         for i in 0..n {
             ins.push(self.input(i)?);
         }
-        let first = *ins.first().ok_or_else(|| self.unsupported("Concat without inputs"))?;
+        let first = *ins
+            .first()
+            .ok_or_else(|| self.unsupported("Concat without inputs"))?;
         let r = self.rank(first);
         let default = if self.opset < 4 { Some(1) } else { None };
         let axis = self
@@ -1685,8 +1986,14 @@ impl L<'_> {
         let xs = self.shape(x);
         let r = xs.len();
         let (starts, ends, axes, steps) = if self.opset < 10 {
-            let s = self.a.ints("starts")?.ok_or_else(|| self.bad("starts", "required"))?;
-            let e = self.a.ints("ends")?.ok_or_else(|| self.bad("ends", "required"))?;
+            let s = self
+                .a
+                .ints("starts")?
+                .ok_or_else(|| self.bad("starts", "required"))?;
+            let e = self
+                .a
+                .ints("ends")?
+                .ok_or_else(|| self.bad("ends", "required"))?;
             (s, e, self.a.ints("axes")?, None)
         } else {
             let s = self.const_ints(1, "starts")?;
@@ -1750,7 +2057,7 @@ impl L<'_> {
             };
             lens[a] = len as usize;
             st[a] = if len > 0 { s as usize } else { 0 };
-            stp[a] = steps[i];
+            stp[a] = if len > 1 { steps[i] } else { 1 };
         }
         if lens == xs && stp.iter().all(|&s| s == 1) {
             return Ok(one(x));
@@ -1789,8 +2096,13 @@ impl L<'_> {
                     .map_err(|e| self.bad("split", e))?,
                 None => {
                     let parts = match self.a.int("num_outputs")? {
-                        Some(k) if k >= 1 => k as usize,
-                        Some(k) => return Err(self.bad("num_outputs", format!("{k} < 1"))),
+                        Some(k) if k >= 1 && k as u64 == nout as u64 => k as usize,
+                        Some(k) => {
+                            return Err(self.bad(
+                                "num_outputs",
+                                format!("{k} does not match the {nout} outputs"),
+                            ))
+                        }
                         None => nout,
                     };
                     if parts == 0 {
@@ -1798,17 +2110,23 @@ impl L<'_> {
                     }
                     if self.a.has("num_outputs") {
                         let chunk = d.div_ceil(parts);
-                        (0..parts).map(|i| chunk.min(d.saturating_sub(i * chunk))).collect()
+                        (0..parts)
+                            .map(|i| chunk.min(d.saturating_sub(i * chunk)))
+                            .collect()
                     } else {
-                        if d % parts != 0 {
-                            return Err(self.shape_err(format!("dimension {d} divisible into {parts} parts"), format!("{xs:?}")));
+                        if !d.is_multiple_of(parts) {
+                            return Err(self.shape_err(
+                                format!("dimension {d} divisible into {parts} parts"),
+                                format!("{xs:?}"),
+                            ));
                         }
                         vec![d / parts; parts]
                     }
                 }
             }
         };
-        if sizes.len() != nout || sizes.iter().try_fold(0usize, |a, &b| a.checked_add(b)) != Some(d) {
+        if sizes.len() != nout || sizes.iter().try_fold(0usize, |a, &b| a.checked_add(b)) != Some(d)
+        {
             return Err(self.shape_err(
                 format!("{nout} split sizes summing to {d}"),
                 format!("{sizes:?}"),
@@ -1875,7 +2193,10 @@ impl L<'_> {
             None => (0..r).collect(),
         };
         if pads.len() != 2 * axes.len() {
-            return Err(self.shape_err(format!("{} pad values", 2 * axes.len()), format!("{}", pads.len())));
+            return Err(self.shape_err(
+                format!("{} pad values", 2 * axes.len()),
+                format!("{}", pads.len()),
+            ));
         }
         let mut begin = vec![0i64; r];
         let mut end = vec![0i64; r];
@@ -1888,7 +2209,10 @@ impl L<'_> {
                 || end[a].unsigned_abs() > 1 << 31
                 || begin[a] + xs[a] as i64 + end[a] < 0
             {
-                return Err(self.shape_err("pads leaving a non-negative size", format!("{pads:?} for {xs:?}")));
+                return Err(self.shape_err(
+                    "pads leaving a non-negative size",
+                    format!("{pads:?} for {xs:?}"),
+                ));
             }
         }
         if begin.iter().chain(&end).all(|&p| p == 0) {
@@ -1913,7 +2237,11 @@ impl L<'_> {
                         lens,
                         steps: vec![1; r],
                     };
-                    t = if positive { self.aux("crop", op, vec![t])? } else { self.fin(op, vec![t])? };
+                    t = if positive {
+                        self.aux("crop", op, vec![t])?
+                    } else {
+                        self.fin(op, vec![t])?
+                    };
                     if !positive {
                         return Ok(one(t));
                     }
@@ -1934,7 +2262,10 @@ impl L<'_> {
                 for (j, &a) in padded.iter().enumerate() {
                     let d = xs[a] as i64;
                     if d == 0 {
-                        return Err(self.shape_err(format!("a non-empty axis {a} to pad in {mode} mode"), format!("{xs:?}")));
+                        return Err(self.shape_err(
+                            format!("a non-empty axis {a} to pad in {mode} mode"),
+                            format!("{xs:?}"),
+                        ));
                     }
                     let n = d + begin[a] + end[a];
                     self.check_alloc(n as usize)?;
@@ -1950,7 +2281,11 @@ impl L<'_> {
                                 } else {
                                     let period = 2 * (d - 1);
                                     let m = src.rem_euclid(period);
-                                    if m < d { m } else { period - m }
+                                    if m < d {
+                                        m
+                                    } else {
+                                        period - m
+                                    }
                                 }
                             }
                         };
@@ -2008,7 +2343,10 @@ impl L<'_> {
     }
 
     fn where_op(&mut self) -> Result<Vec<Option<usize>>> {
-        let c = self.konst(0, "the Where condition must be known at import time (e.g. a constant attention mask)")?;
+        let c = self.konst(
+            0,
+            "the Where condition must be known at import time (e.g. a constant attention mask)",
+        )?;
         let ct = self.input(0)?;
         let a = self.input(1)?;
         let b = self.input(2)?;
@@ -2037,9 +2375,27 @@ impl L<'_> {
                 });
             }
             let k = match k {
-                Konst::F(v) => Konst::F(eval::expand(In { shape: &xs, data: v }, out)),
-                Konst::I(v) => Konst::I(eval::expand(In { shape: &xs, data: v }, out)),
-                Konst::B(v) => Konst::B(eval::expand(In { shape: &xs, data: v }, out)),
+                Konst::F(v) => Konst::F(eval::expand(
+                    In {
+                        shape: &xs,
+                        data: v,
+                    },
+                    out,
+                )),
+                Konst::I(v) => Konst::I(eval::expand(
+                    In {
+                        shape: &xs,
+                        data: v,
+                    },
+                    out,
+                )),
+                Konst::B(v) => Konst::B(eval::expand(
+                    In {
+                        shape: &xs,
+                        data: v,
+                    },
+                    out,
+                )),
             };
             return self.cst("", out.to_vec(), k);
         }
@@ -2048,7 +2404,13 @@ impl L<'_> {
         let axes: Vec<usize> = (0..out.len()).filter(|&a| lifted[a] != out[a]).collect();
         if axes.is_empty() {
             // Only the rank changed.
-            return self.fin_as("expand", FOp::Reshape { shape: out.to_vec() }, vec![x]);
+            return self.fin_as(
+                "expand",
+                FOp::Reshape {
+                    shape: out.to_vec(),
+                },
+                vec![x],
+            );
         }
         let mut t = self.reshape("rank", x, lifted)?;
         for (j, &a) in axes.iter().enumerate() {
@@ -2076,7 +2438,8 @@ impl L<'_> {
             .collect::<std::result::Result<Vec<_>, _>>()
             .map_err(|e| self.shape_err("non-negative dims", e))?;
         let xs = self.shape(x);
-        let out = broadcast(&[&xs, &target]).map_err(|m| self.shape_err(m, format!("{xs:?} to {target:?}")))?;
+        let out = broadcast(&[&xs, &target])
+            .map_err(|m| self.shape_err(m, format!("{xs:?} to {target:?}")))?;
         crate::load::checked_numel(&out, &self.out_name(0))?;
         Ok(one(self.broadcast_to(x, &out)?))
     }
@@ -2090,8 +2453,11 @@ impl L<'_> {
         }
         let mut out = xs.clone();
         for (a, &r) in reps.iter().enumerate() {
-            let r = usize_of(r, "repeats").map_err(|e| self.shape_err("non-negative repeats", e))?;
-            out[a] = xs[a].checked_mul(r).ok_or_else(|| self.shape_err("a representable size", "overflow"))?;
+            let r =
+                usize_of(r, "repeats").map_err(|e| self.shape_err("non-negative repeats", e))?;
+            out[a] = xs[a]
+                .checked_mul(r)
+                .ok_or_else(|| self.shape_err("a representable size", "overflow"))?;
         }
         crate::load::checked_numel(&out, &self.out_name(0))?;
         let axes: Vec<usize> = (0..xs.len()).filter(|&a| out[a] != xs[a]).collect();
@@ -2128,22 +2494,38 @@ impl L<'_> {
         }
         let (n, c, h, w) = (xs[0], xs[1], xs[2], xs[3]);
         if bs > c.max(h).max(w).max(1) {
-            return Err(self.bad("blocksize", format!("{bs} exceeds the input dimensions {xs:?}")));
+            return Err(self.bad(
+                "blocksize",
+                format!("{bs} exceeds the input dimensions {xs:?}"),
+            ));
         }
         let (five, perm, out) = if self.op() == "DepthToSpace" {
-            if c % (bs * bs) != 0 {
-                return Err(self.shape_err(format!("channels divisible by {}", bs * bs), format!("{xs:?}")));
+            if !c.is_multiple_of(bs * bs) {
+                return Err(self.shape_err(
+                    format!("channels divisible by {}", bs * bs),
+                    format!("{xs:?}"),
+                ));
             }
             let co = c / (bs * bs);
             let mode = self.a.string("mode")?.unwrap_or_else(|| "DCR".into());
             match mode.as_str() {
-                "DCR" => (vec![n, bs, bs, co, h, w], vec![0, 3, 4, 1, 5, 2], vec![n, co, h * bs, w * bs]),
-                "CRD" => (vec![n, co, bs, bs, h, w], vec![0, 1, 4, 2, 5, 3], vec![n, co, h * bs, w * bs]),
+                "DCR" => (
+                    vec![n, bs, bs, co, h, w],
+                    vec![0, 3, 4, 1, 5, 2],
+                    vec![n, co, h * bs, w * bs],
+                ),
+                "CRD" => (
+                    vec![n, co, bs, bs, h, w],
+                    vec![0, 1, 4, 2, 5, 3],
+                    vec![n, co, h * bs, w * bs],
+                ),
                 other => return Err(self.bad("mode", format!("unknown mode '{other}'"))),
             }
         } else {
-            if h % bs != 0 || w % bs != 0 {
-                return Err(self.shape_err(format!("spatial dims divisible by {bs}"), format!("{xs:?}")));
+            if !h.is_multiple_of(bs) || !w.is_multiple_of(bs) {
+                return Err(
+                    self.shape_err(format!("spatial dims divisible by {bs}"), format!("{xs:?}"))
+                );
             }
             let mode = self.a.string("mode")?.unwrap_or_else(|| "DCR".into());
             let perm = match mode.as_str() {
@@ -2151,11 +2533,19 @@ impl L<'_> {
                 "CRD" => vec![0, 1, 3, 5, 2, 4],
                 other => return Err(self.bad("mode", format!("unknown mode '{other}'"))),
             };
-            (vec![n, c, h / bs, bs, w / bs, bs], perm, vec![n, c * bs * bs, h / bs, w / bs])
+            (
+                vec![n, c, h / bs, bs, w / bs, bs],
+                perm,
+                vec![n, c * bs * bs, h / bs, w / bs],
+            )
         };
         let t = self.reshape("split", x, five)?;
         let t = self.aux("permute", FOp::Transpose { perm }, vec![t])?;
-        Ok(one(self.fin_as("merge", FOp::Reshape { shape: out }, vec![t])?))
+        Ok(one(self.fin_as(
+            "merge",
+            FOp::Reshape { shape: out },
+            vec![t],
+        )?))
     }
 
     // ----- import-time (shape) computations -------------------------------------------------
@@ -2203,7 +2593,11 @@ impl L<'_> {
 
     fn range(&mut self) -> Result<Vec<Option<usize>>> {
         let hint = "Range bounds must be known at import time";
-        let ks = [self.konst(0, hint)?, self.konst(1, hint)?, self.konst(2, hint)?];
+        let ks = [
+            self.konst(0, hint)?,
+            self.konst(1, hint)?,
+            self.konst(2, hint)?,
+        ];
         if ks.iter().any(|k| k.len() != 1) {
             return Err(self.shape_err("scalar start, limit and delta", "non-scalars"));
         }
@@ -2225,7 +2619,11 @@ impl L<'_> {
         let k = if ints {
             let iv: Vec<i64> = ks.iter().filter_map(|k| k.to_i64()).map(|v| v[0]).collect();
             let (s, d) = (iv[0], iv[2]);
-            Konst::I((0..n as i64).map(|i| s.wrapping_add(i.wrapping_mul(d))).collect())
+            Konst::I(
+                (0..n as i64)
+                    .map(|i| s.wrapping_add(i.wrapping_mul(d)))
+                    .collect(),
+            )
         } else {
             Konst::F((0..n).map(|i| (s + i as f64 * d) as f32).collect())
         };
@@ -2237,7 +2635,8 @@ impl L<'_> {
         let (a, b) = (self.konst(0, hint)?, self.konst(1, hint)?);
         let (ta, tb) = (self.input(0)?, self.input(1)?);
         let (sa, sb) = (self.shape(ta), self.shape(tb));
-        let out = broadcast(&[&sa, &sb]).map_err(|m| self.shape_err(m, format!("{sa:?} and {sb:?}")))?;
+        let out =
+            broadcast(&[&sa, &sb]).map_err(|m| self.shape_err(m, format!("{sa:?} and {sb:?}")))?;
         let op = self.op().to_string();
         let ints = a.class() != Class::Float && b.class() != Class::Float;
         let k = if matches!(op.as_str(), "And" | "Or" | "Xor") {
@@ -2247,23 +2646,67 @@ impl L<'_> {
                 "Or" => |x, y| x || y,
                 _ => |x, y| x ^ y,
             };
-            Konst::B(eval::binary(In { shape: &sa, data: &va }, In { shape: &sb, data: &vb }, &out, f))
+            Konst::B(eval::binary(
+                In {
+                    shape: &sa,
+                    data: &va,
+                },
+                In {
+                    shape: &sb,
+                    data: &vb,
+                },
+                &out,
+                f,
+            ))
         } else if op == "Mod" {
             let fmod = self.a.int_or("fmod", 0)? != 0;
             if ints && !fmod {
-                let (va, vb) = (a.to_i64().unwrap_or_default(), b.to_i64().unwrap_or_default());
+                let (va, vb) = (
+                    a.to_i64().unwrap_or_default(),
+                    b.to_i64().unwrap_or_default(),
+                );
                 if vb.contains(&0) {
                     return Err(self.shape_err("a non-zero divisor", "0"));
                 }
-                Konst::I(eval::binary(In { shape: &sa, data: &va }, In { shape: &sb, data: &vb }, &out, |x: i64, y: i64| {
-                    let m = x.wrapping_rem(y);
-                    if m != 0 && ((m < 0) != (y < 0)) { m + y } else { m }
-                }))
+                Konst::I(eval::binary(
+                    In {
+                        shape: &sa,
+                        data: &va,
+                    },
+                    In {
+                        shape: &sb,
+                        data: &vb,
+                    },
+                    &out,
+                    |x: i64, y: i64| {
+                        let m = x.wrapping_rem(y);
+                        if m != 0 && ((m < 0) != (y < 0)) {
+                            m + y
+                        } else {
+                            m
+                        }
+                    },
+                ))
             } else {
                 let (va, vb) = (a.to_f64(), b.to_f64());
-                let v = eval::binary(In { shape: &sa, data: &va }, In { shape: &sb, data: &vb }, &out, |x: f64, y: f64| {
-                    if fmod { x % y } else { x - y * (x / y).floor() }
-                });
+                let v = eval::binary(
+                    In {
+                        shape: &sa,
+                        data: &va,
+                    },
+                    In {
+                        shape: &sb,
+                        data: &vb,
+                    },
+                    &out,
+                    |x: f64, y: f64| {
+                        if fmod {
+                            x % y
+                        } else {
+                            x - y * (x / y).floor()
+                        }
+                    },
+                );
                 if ints {
                     Konst::I(v.iter().map(|&f| f as i64).collect())
                 } else {
@@ -2279,7 +2722,10 @@ impl L<'_> {
                 _ => |x, y| x >= y,
             };
             if ints {
-                let (va, vb) = (a.to_i64().unwrap_or_default(), b.to_i64().unwrap_or_default());
+                let (va, vb) = (
+                    a.to_i64().unwrap_or_default(),
+                    b.to_i64().unwrap_or_default(),
+                );
                 let g: fn(i64, i64) -> bool = match op.as_str() {
                     "Equal" => |x, y| x == y,
                     "Less" => |x, y| x < y,
@@ -2287,10 +2733,32 @@ impl L<'_> {
                     "Greater" => |x, y| x > y,
                     _ => |x, y| x >= y,
                 };
-                Konst::B(eval::binary(In { shape: &sa, data: &va }, In { shape: &sb, data: &vb }, &out, g))
+                Konst::B(eval::binary(
+                    In {
+                        shape: &sa,
+                        data: &va,
+                    },
+                    In {
+                        shape: &sb,
+                        data: &vb,
+                    },
+                    &out,
+                    g,
+                ))
             } else {
                 let (va, vb) = (a.to_f64(), b.to_f64());
-                Konst::B(eval::binary(In { shape: &sa, data: &va }, In { shape: &sb, data: &vb }, &out, f))
+                Konst::B(eval::binary(
+                    In {
+                        shape: &sa,
+                        data: &va,
+                    },
+                    In {
+                        shape: &sb,
+                        data: &vb,
+                    },
+                    &out,
+                    f,
+                ))
             }
         };
         Ok(one(self.cst("", out, k)?))
@@ -2305,7 +2773,13 @@ impl L<'_> {
         let (shape, k) = match (op.as_str(), &k) {
             ("Not", _) => (shape, Konst::B(k.to_bool().iter().map(|&v| !v).collect())),
             ("NonZero", _) => {
-                let nz: Vec<usize> = k.to_bool().iter().enumerate().filter(|(_, &v)| v).map(|(i, _)| i).collect();
+                let nz: Vec<usize> = k
+                    .to_bool()
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, &v)| v)
+                    .map(|(i, _)| i)
+                    .collect();
                 let r = shape.len();
                 let st = eval::strides(&shape);
                 let mut v = vec![0i64; r * nz.len()];
@@ -2317,7 +2791,11 @@ impl L<'_> {
                 (vec![r, nz.len()], Konst::I(v))
             }
             (_, Konst::I(v)) => {
-                let v = if op == "Sign" { v.iter().map(|x| x.signum()).collect() } else { v.clone() };
+                let v = if op == "Sign" {
+                    v.iter().map(|x| x.signum()).collect()
+                } else {
+                    v.clone()
+                };
                 (shape, Konst::I(v))
             }
             (_, _) => {
@@ -2325,7 +2803,15 @@ impl L<'_> {
                     "Floor" => f32::floor,
                     "Ceil" => f32::ceil,
                     "Round" => f32::round_ties_even,
-                    _ => |x: f32| if x > 0.0 { 1.0 } else if x < 0.0 { -1.0 } else { 0.0 },
+                    _ => |x: f32| {
+                        if x > 0.0 {
+                            1.0
+                        } else if x < 0.0 {
+                            -1.0
+                        } else {
+                            0.0
+                        }
+                    },
                 };
                 (shape, Konst::F(k.to_f32().into_iter().map(f).collect()))
             }

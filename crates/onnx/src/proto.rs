@@ -15,7 +15,9 @@ pub(crate) fn decode_model(bytes: &[u8]) -> Result<pb::ModelProto> {
         });
     }
     let model = pb::ModelProto::decode(bytes).map_err(|e| OnnxError::Decode {
-        reason: format!("protobuf decoding failed ({e}); the file is truncated or not an ONNX model"),
+        reason: format!(
+            "protobuf decoding failed ({e}); the file is truncated or not an ONNX model"
+        ),
     })?;
     if model.graph.is_none() {
         return Err(OnnxError::Decode {
@@ -53,7 +55,13 @@ pub(crate) enum Class {
 pub(crate) fn dtype_class(t: i32) -> Option<Class> {
     match t {
         dt::FLOAT | dt::FLOAT16 | dt::DOUBLE | dt::BFLOAT16 => Some(Class::Float),
-        dt::UINT8 | dt::INT8 | dt::UINT16 | dt::INT16 | dt::INT32 | dt::INT64 | dt::UINT32
+        dt::UINT8
+        | dt::INT8
+        | dt::UINT16
+        | dt::INT16
+        | dt::INT32
+        | dt::INT64
+        | dt::UINT32
         | dt::UINT64 => Some(Class::Int),
         dt::BOOL => Some(Class::Bool),
         _ => None,
@@ -139,7 +147,9 @@ pub(crate) fn tensor_value(t: &pb::TensorProto, name: &str) -> Result<(Vec<usize
             ),
             dt::DOUBLE => Konst::F(
                 chunks
-                    .map(|c| f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]) as f32)
+                    .map(|c| {
+                        f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]) as f32
+                    })
                     .collect(),
             ),
             dt::FLOAT16 => Konst::F(
@@ -155,8 +165,16 @@ pub(crate) fn tensor_value(t: &pb::TensorProto, name: &str) -> Result<(Vec<usize
             dt::UINT8 => Konst::I(chunks.map(|c| i64::from(c[0])).collect()),
             dt::INT8 => Konst::I(chunks.map(|c| i64::from(c[0] as i8)).collect()),
             dt::BOOL => Konst::B(chunks.map(|c| c[0] != 0).collect()),
-            dt::UINT16 => Konst::I(chunks.map(|c| i64::from(u16::from_le_bytes([c[0], c[1]]))).collect()),
-            dt::INT16 => Konst::I(chunks.map(|c| i64::from(i16::from_le_bytes([c[0], c[1]]))).collect()),
+            dt::UINT16 => Konst::I(
+                chunks
+                    .map(|c| i64::from(u16::from_le_bytes([c[0], c[1]])))
+                    .collect(),
+            ),
+            dt::INT16 => Konst::I(
+                chunks
+                    .map(|c| i64::from(i16::from_le_bytes([c[0], c[1]])))
+                    .collect(),
+            ),
             dt::INT32 => Konst::I(
                 chunks
                     .map(|c| i64::from(i32::from_le_bytes([c[0], c[1], c[2], c[3]])))
@@ -175,7 +193,8 @@ pub(crate) fn tensor_value(t: &pb::TensorProto, name: &str) -> Result<(Vec<usize
             dt::UINT64 => Konst::I(
                 chunks
                     .map(|c| {
-                        let v = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+                        let v =
+                            u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
                         i64::try_from(v).unwrap_or(i64::MAX)
                     })
                     .collect(),

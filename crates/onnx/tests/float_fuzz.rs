@@ -30,20 +30,70 @@ impl Rng {
         }
     }
     fn hostile_int(&mut self) -> i64 {
-        const V: &[i64] = &[-1, 0, 1, 2, 3, 7, -2, 1 << 20, 1 << 31, 1 << 40, i64::MAX, i64::MIN, -(1 << 33)];
+        const V: &[i64] = &[
+            -1,
+            0,
+            1,
+            2,
+            3,
+            7,
+            -2,
+            1 << 20,
+            1 << 31,
+            1 << 40,
+            i64::MAX,
+            i64::MIN,
+            -(1 << 33),
+        ];
         V[self.below(V.len())]
     }
     fn hostile_float(&mut self) -> f32 {
-        const V: &[f32] = &[0.0, -1.0, 1e30, f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 1e-30, 0.5];
+        const V: &[f32] = &[
+            0.0,
+            -1.0,
+            1e30,
+            f32::NAN,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            1e-30,
+            0.5,
+        ];
         V[self.below(V.len())]
     }
 }
 
 const OPS: &[&str] = &[
-    "Conv", "ConvTranspose", "MaxPool", "AveragePool", "Gemm", "MatMul", "Reshape", "Slice", "Pad", "Gather", "Concat",
-    "Split", "Transpose", "Softmax", "LayerNormalization", "BatchNormalization", "Resize", "Expand", "Tile", "Squeeze",
-    "Unsqueeze", "ReduceMean", "Flatten", "Where", "Clip", "Pow", "DepthToSpace", "GroupNormalization", "Range",
-    "ConstantOfShape", "NonMaxSuppression",
+    "Conv",
+    "ConvTranspose",
+    "MaxPool",
+    "AveragePool",
+    "Gemm",
+    "MatMul",
+    "Reshape",
+    "Slice",
+    "Pad",
+    "Gather",
+    "Concat",
+    "Split",
+    "Transpose",
+    "Softmax",
+    "LayerNormalization",
+    "BatchNormalization",
+    "Resize",
+    "Expand",
+    "Tile",
+    "Squeeze",
+    "Unsqueeze",
+    "ReduceMean",
+    "Flatten",
+    "Where",
+    "Clip",
+    "Pow",
+    "DepthToSpace",
+    "GroupNormalization",
+    "Range",
+    "ConstantOfShape",
+    "NonMaxSuppression",
 ];
 
 fn mutate(m: &mut pb::ModelProto, rng: &mut Rng) {
@@ -74,7 +124,9 @@ fn mutate(m: &mut pb::ModelProto, rng: &mut Rng) {
                     }
                 } else {
                     node.attribute.push(pb::AttributeProto {
-                        name: ["axis", "group", "pads", "strides", "perm", "keepdims"][rng.below(6)].into(),
+                        name: ["axis", "group", "pads", "strides", "perm", "keepdims"]
+                            [rng.below(6)]
+                        .into(),
                         r#type: 2,
                         i: rng.hostile_int(),
                         ..Default::default()
@@ -129,8 +181,11 @@ fn mutate(m: &mut pb::ModelProto, rng: &mut Rng) {
         5 => {
             // Graph input dims.
             let n = g.input.len();
-            if let Some(pb::type_proto::Value::TensorType(tt)) =
-                g.input.get_mut(rng.below(n)).and_then(|v| v.r#type.as_mut()).and_then(|t| t.value.as_mut())
+            if let Some(pb::type_proto::Value::TensorType(tt)) = g
+                .input
+                .get_mut(rng.below(n))
+                .and_then(|v| v.r#type.as_mut())
+                .and_then(|t| t.value.as_mut())
             {
                 if let Some(s) = tt.shape.as_mut() {
                     let l = s.dim.len();
@@ -138,11 +193,15 @@ fn mutate(m: &mut pb::ModelProto, rng: &mut Rng) {
                         0 => s.dim.truncate(rng.below(l + 1)),
                         1 => s.dim.push(pb::tensor_shape_proto::Dimension {
                             denotation: String::new(),
-                            value: Some(pb::tensor_shape_proto::dimension::Value::DimValue(rng.hostile_int())),
+                            value: Some(pb::tensor_shape_proto::dimension::Value::DimValue(
+                                rng.hostile_int(),
+                            )),
                         }),
                         _ => {
                             if let Some(d) = s.dim.get_mut(rng.below(l)) {
-                                d.value = Some(pb::tensor_shape_proto::dimension::Value::DimValue(rng.hostile_int()));
+                                d.value = Some(pb::tensor_shape_proto::dimension::Value::DimValue(
+                                    rng.hostile_int(),
+                                ));
                             }
                         }
                     }
@@ -161,7 +220,11 @@ fn mutate(m: &mut pb::ModelProto, rng: &mut Rng) {
 fn exercise(bytes: &[u8]) -> bool {
     catch_unwind(AssertUnwindSafe(|| {
         if let Ok(g) = load_onnx_bytes(bytes) {
-            let total: usize = g.tensors.iter().map(|t| t.shape.iter().product::<usize>()).sum();
+            let total: usize = g
+                .tensors
+                .iter()
+                .map(|t| t.shape.iter().product::<usize>())
+                .sum();
             if total < 1 << 22 {
                 let inputs: Vec<Vec<f32>> = g
                     .inputs
@@ -178,22 +241,35 @@ fn exercise(bytes: &[u8]) -> bool {
 /// Seed models: generated models plus node-test cases with their non-first inputs frozen.
 fn seeds(dir: &Path) -> Vec<(String, pb::ModelProto)> {
     let mut v = Vec::new();
-    for f in ["digits_cnn", "digits_mlp", "gpt2_block_t32_d64_decomposed_random", "gpt2_block_t32_d64_random"] {
+    for f in [
+        "digits_cnn",
+        "digits_mlp",
+        "gpt2_block_t32_d64_decomposed_random",
+        "gpt2_block_t32_d64_random",
+    ] {
         if let Ok(b) = std::fs::read(dir.join("models").join(format!("{f}.onnx"))) {
             if let Ok(m) = pb::ModelProto::decode(b.as_slice()) {
                 v.push((f.to_string(), m));
             }
         }
     }
-    let Ok(rd) = std::fs::read_dir(dir.join("onnx_node_tests")) else { return v };
+    let Ok(rd) = std::fs::read_dir(dir.join("onnx_node_tests")) else {
+        return v;
+    };
     let mut cases: Vec<_> = rd.filter_map(|e| e.ok()).map(|e| e.path()).collect();
     cases.sort();
     for c in cases {
-        let name = c.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        let name = c
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
         if name.contains("expanded") || name.contains("attention") {
             continue;
         }
-        let Some(mut m) = std::fs::read(c.join("model.onnx")).ok().and_then(|b| pb::ModelProto::decode(b.as_slice()).ok()) else {
+        let Some(mut m) = std::fs::read(c.join("model.onnx"))
+            .ok()
+            .and_then(|b| pb::ModelProto::decode(b.as_slice()).ok())
+        else {
             continue;
         };
         let Some(g) = m.graph.as_mut() else { continue };
@@ -215,8 +291,15 @@ fn float_fuzz_structured_mutations_never_panic() {
     let Some(dir) = models_dir() else { return };
     let seeds = seeds(&dir);
     assert!(!seeds.is_empty());
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
-    let rounds: usize = std::env::var("VOUCH_FUZZ_ROUNDS").ok().and_then(|s| s.parse().ok()).unwrap_or(6000);
+    let seed: u64 = std::env::var("VOUCH_FUZZ_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x9E37_79B9_7F4A_7C15);
+    let mut rng = Rng(seed.max(1));
+    let rounds: usize = std::env::var("VOUCH_FUZZ_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(6000);
     let mut panics = Vec::new();
     for round in 0..rounds {
         let (name, base) = &seeds[rng.below(seeds.len())];
@@ -229,7 +312,10 @@ fn float_fuzz_structured_mutations_never_panic() {
         if exercise(&bytes) {
             let path = std::env::temp_dir().join(format!("vouch_fuzz_{round}.onnx"));
             let _ = std::fs::write(&path, &bytes);
-            panics.push(format!("round {round} (seed {name}): panic; model written to {}", path.display()));
+            panics.push(format!(
+                "round {round} (seed {name}): panic; model written to {}",
+                path.display()
+            ));
             if panics.len() > 20 {
                 break;
             }
@@ -241,7 +327,9 @@ fn float_fuzz_structured_mutations_never_panic() {
 #[test]
 fn float_fuzz_byte_corruption_never_panics() {
     let Some(dir) = models_dir() else { return };
-    let Ok(base) = std::fs::read(dir.join("models/digits_cnn.onnx")) else { return };
+    let Ok(base) = std::fs::read(dir.join("models/digits_cnn.onnx")) else {
+        return;
+    };
     let mut rng = Rng(12345);
     for round in 0..3000 {
         let mut b = base.clone();

@@ -30,7 +30,11 @@ fn ref_files(dir: &Path, model: &str, kind: &str) -> Vec<(String, std::path::Pat
 }
 
 /// Pairs graph tensors with reference files: by name, or by position when the counts agree.
-fn pair(g: &FloatGraph, ids: &[usize], files: &[(String, std::path::PathBuf)]) -> Vec<(usize, std::path::PathBuf)> {
+fn pair(
+    g: &FloatGraph,
+    ids: &[usize],
+    files: &[(String, std::path::PathBuf)],
+) -> Vec<(usize, std::path::PathBuf)> {
     if files.len() != ids.len() {
         return Vec::new();
     }
@@ -43,17 +47,26 @@ fn pair(g: &FloatGraph, ids: &[usize], files: &[(String, std::path::PathBuf)]) -
                 .map(|(_, p)| (id, p.clone()))
         })
         .collect();
-    by_name.unwrap_or_else(|| ids.iter().copied().zip(files.iter().map(|(_, p)| p.clone())).collect())
+    by_name.unwrap_or_else(|| {
+        ids.iter()
+            .copied()
+            .zip(files.iter().map(|(_, p)| p.clone()))
+            .collect()
+    })
 }
 
 #[test]
 fn float_models_match_onnxruntime() {
     let Some(dir) = models_dir() else { return };
     let manifest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).expect("manifest")).expect("manifest json");
+        serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).expect("manifest"))
+            .expect("manifest json");
     let models = manifest["models"].as_array().expect("models array");
     let mut failures = Vec::new();
-    println!("{:<40} {:>8} {:>10} {:>12} {:>12} {:>9}", "model", "nodes", "load ms", "max abs err", "rel err", "eval ms");
+    println!(
+        "{:<40} {:>8} {:>10} {:>12} {:>12} {:>9}",
+        "model", "nodes", "load ms", "max abs err", "rel err", "eval ms"
+    );
     for m in models {
         let name = m["name"].as_str().expect("name");
         let file = dir.join(m["file"].as_str().expect("file"));
@@ -69,10 +82,15 @@ fn float_models_match_onnxruntime() {
         let ins = pair(&g, &g.inputs, &ref_files(&dir, name, "in"));
         let outs = pair(&g, &g.outputs, &ref_files(&dir, name, "out"));
         if ins.is_empty() || outs.is_empty() {
-            failures.push(format!("{name}: could not pair reference files with graph inputs/outputs"));
+            failures.push(format!(
+                "{name}: could not pair reference files with graph inputs/outputs"
+            ));
             continue;
         }
-        let inputs: Vec<Vec<f32>> = ins.iter().map(|(_, p)| read_npy(p).expect("npy").data).collect();
+        let inputs: Vec<Vec<f32>> = ins
+            .iter()
+            .map(|(_, p)| read_npy(p).expect("npy").data)
+            .collect();
         let t1 = Instant::now();
         let values = match g.eval(&inputs) {
             Ok(v) => v,
@@ -87,17 +105,27 @@ fn float_models_match_onnxruntime() {
             let want = read_npy(p).expect("npy");
             let got = &values[*id];
             if got.len() != want.data.len() {
-                failures.push(format!("{name}: output {} has {} values, reference {}", g.tensors[*id].name, got.len(), want.data.len()));
+                failures.push(format!(
+                    "{name}: output {} has {} values, reference {}",
+                    g.tensors[*id].name,
+                    got.len(),
+                    want.data.len()
+                ));
                 continue;
             }
             let (abs, refmax) = max_err(got, &want.data);
             worst_abs = worst_abs.max(abs);
             worst_rel = worst_rel.max(abs / refmax.max(1e-6));
         }
-        println!("{name:<40} {:>8} {load_ms:>10.1} {worst_abs:>12.3e} {worst_rel:>12.3e} {eval_ms:>9.1}", g.nodes.len());
+        println!(
+            "{name:<40} {:>8} {load_ms:>10.1} {worst_abs:>12.3e} {worst_rel:>12.3e} {eval_ms:>9.1}",
+            g.nodes.len()
+        );
         println!("    {}", g.summary());
-        if !(worst_rel <= TOLERANCE) {
-            failures.push(format!("{name}: relative error {worst_rel:.3e} exceeds {TOLERANCE}"));
+        if worst_rel.is_nan() || worst_rel > TOLERANCE {
+            failures.push(format!(
+                "{name}: relative error {worst_rel:.3e} exceeds {TOLERANCE}"
+            ));
         }
     }
     assert!(failures.is_empty(), "failures:\n{}", failures.join("\n"));

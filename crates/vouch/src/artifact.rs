@@ -102,12 +102,29 @@ impl ModelPackage {
             pos = end;
             Ok(&bytes[start..end])
         };
-        let program = Program::decode(section("program")?)?;
+        // A malformed program is a malformed package: a format error, so `in_file` can name
+        // the file it came from.
+        let program = Program::decode(section("program")?)
+            .map_err(|e| bad(&format!("program section: {e}")))?;
         let meta_bytes = section("metadata")?;
-        let meta: ModelMeta = serde_json::from_slice(meta_bytes)
-            .map_err(|e| bad(&format!("metadata: {e}")))?;
+        let meta: ModelMeta =
+            serde_json::from_slice(meta_bytes).map_err(|e| bad(&format!("metadata: {e}")))?;
         if pos != bytes.len() {
             return Err(bad("trailing bytes after the metadata"));
+        }
+        // The metadata is not covered by the digest: check it against the program before
+        // anything indexes one by the other.
+        for (what, names, ids) in [
+            ("input", &meta.input_names, &program.inputs),
+            ("output", &meta.output_names, &program.outputs),
+        ] {
+            if names.len() != ids.len() {
+                return Err(bad(&format!(
+                    "metadata names {} {what}s, the program has {}",
+                    names.len(),
+                    ids.len()
+                )));
+            }
         }
         Ok(ModelPackage { program, meta })
     }

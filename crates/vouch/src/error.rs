@@ -14,6 +14,13 @@ pub enum VouchError {
     Ir(#[from] vouch_ir::IrError),
     #[error(transparent)]
     Npy(#[from] crate::npy::NpyError),
+    /// An ONNX model file that does not import; the cause is the source.
+    #[error("{path}")]
+    OnnxFile {
+        path: String,
+        #[source]
+        source: Box<vouch_onnx::OnnxError>,
+    },
     #[error("{path}")]
     Io {
         path: String,

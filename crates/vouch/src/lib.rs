@@ -10,6 +10,7 @@
 //! |---|---|
 //! | [`ir`] | the quantized integer IR and its reference interpreter (re-export of `vouch-ir`) |
 //! | [`onnx`] | ONNX import, calibration, quantization (re-export of `vouch-onnx`) |
+//! | [`backend`] | statements, the backend trait, the mock backend, the cost model (`vouch-backend`) |
 //! | [`model`] | compile / run / eval workflow |
 //! | [`artifact`] | versioned file formats (model packages) |
 //! | [`npy`] | NumPy `.npy` input files |
@@ -27,5 +28,6 @@ pub mod model;
 pub mod npy;
 
 pub use error::VouchError;
+pub use vouch_backend as backend;
 pub use vouch_ir as ir;
 pub use vouch_onnx as onnx;

@@ -10,7 +10,7 @@ use vouch_onnx::quantize::{
     self, accuracy_report, argmax, collect_stats, default_samples, dequantize, quantize_input,
     QuantConfig, Sample,
 };
-use vouch_onnx::{load_onnx, FloatGraph};
+use vouch_onnx::FloatGraph;
 
 use crate::artifact::{CalibrationInfo, ModelMeta, ModelPackage};
 use crate::error::VouchError;
@@ -39,7 +39,7 @@ pub struct Compiled {
 /// Imports, calibrates and quantizes an ONNX model.
 pub fn compile(onnx: &Path, opts: &CompileOptions) -> Result<Compiled, VouchError> {
     let bytes = std::fs::read(onnx).map_err(|e| VouchError::io(onnx, e))?;
-    let graph = vouch_onnx::load_onnx_bytes(&bytes)?;
+    let graph = import(onnx, &bytes)?;
     let (samples, calibration) = match &opts.calibration {
         Some(path) => {
             let arr = npy::read(path)?;
@@ -76,8 +76,16 @@ pub fn compile(onnx: &Path, opts: &CompileOptions) -> Result<Compiled, VouchErro
         quantization: opts.quant.clone(),
         calibration,
         report: Some(report),
-        input_names: graph.inputs.iter().map(|&i| graph.tensors[i].name.clone()).collect(),
-        output_names: graph.outputs.iter().map(|&i| graph.tensors[i].name.clone()).collect(),
+        input_names: graph
+            .inputs
+            .iter()
+            .map(|&i| graph.tensors[i].name.clone())
+            .collect(),
+        output_names: graph
+            .outputs
+            .iter()
+            .map(|&i| graph.tensors[i].name.clone())
+            .collect(),
         vouch_version: env!("CARGO_PKG_VERSION").to_string(),
     };
     Ok(Compiled {
@@ -127,7 +135,7 @@ fn split_for_shapes(
     };
     let per: usize = shape.iter().product();
     let n = arr.data.len();
-    if per == 0 || n == 0 || n % per != 0 {
+    if per == 0 || n == 0 || !n.is_multiple_of(per) {
         return Err(VouchError::Data {
             what: what.into(),
             msg: format!(
@@ -251,11 +259,7 @@ pub fn eval(
     if labels.data.len() != samples.len() {
         return Err(VouchError::Data {
             what: "labels".into(),
-            msg: format!(
-                "{} labels for {} samples",
-                labels.data.len(),
-                samples.len()
-            ),
+            msg: format!("{} labels for {} samples", labels.data.len(), samples.len()),
         });
     }
     let labels: Vec<usize> = labels
@@ -286,12 +290,14 @@ pub fn eval(
             let mut p = Vec::with_capacity(samples.len());
             for s in &samples {
                 let vals = g.eval(s)?;
-                let out = g.outputs.first().and_then(|&o| vals.get(o)).ok_or_else(|| {
-                    VouchError::Data {
+                let out = g
+                    .outputs
+                    .first()
+                    .and_then(|&o| vals.get(o))
+                    .ok_or_else(|| VouchError::Data {
                         what: "float model".into(),
                         msg: "has no outputs".into(),
-                    }
-                })?;
+                    })?;
                 p.push(argmax(out));
             }
             (Some(p), Some(t0.elapsed()))
@@ -314,5 +320,14 @@ pub fn eval(
 
 /// Loads a float graph for comparison runs.
 pub fn load_float(path: &Path) -> Result<FloatGraph, VouchError> {
-    Ok(load_onnx(path)?)
+    let bytes = std::fs::read(path).map_err(|e| VouchError::io(path, e))?;
+    import(path, &bytes)
+}
+
+/// Imports ONNX bytes, naming the file in the error.
+fn import(path: &Path, bytes: &[u8]) -> Result<FloatGraph, VouchError> {
+    vouch_onnx::load_onnx_bytes(bytes).map_err(|source| VouchError::OnnxFile {
+        path: path.display().to_string(),
+        source: Box::new(source),
+    })
 }

@@ -65,7 +65,9 @@ pub fn parse(bytes: &[u8]) -> Result<NpyArray, String> {
     let descr = descr.trim_matches(|c| c == '\'' || c == '"').to_string();
     let fortran = field(header, "fortran_order").ok_or("header has no fortran_order")?;
     if fortran.trim() != "False" {
-        return Err("Fortran-order arrays are not supported; save with np.ascontiguousarray".into());
+        return Err(
+            "Fortran-order arrays are not supported; save with np.ascontiguousarray".into(),
+        );
     }
     let shape_s = field(header, "shape").ok_or("header has no shape")?;
     let shape = shape_s
@@ -75,7 +77,10 @@ pub fn parse(bytes: &[u8]) -> Result<NpyArray, String> {
         .split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
-        .map(|s| s.parse::<usize>().map_err(|_| format!("bad dimension '{s}'")))
+        .map(|s| {
+            s.parse::<usize>()
+                .map_err(|_| format!("bad dimension '{s}'"))
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let numel = shape
         .iter()

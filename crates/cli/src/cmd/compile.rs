@@ -62,7 +62,10 @@ struct Summary<'a> {
 
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     if a.output.exists() && !a.force {
-        anyhow::bail!("{} already exists; pass --force to overwrite it", a.output.display());
+        anyhow::bail!(
+            "{} already exists; pass --force to overwrite it",
+            a.output.display()
+        );
     }
     let opts = CompileOptions {
         quant: QuantConfig {
@@ -105,14 +108,22 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     println!("wrote {}", summary.output);
     println!("digest  {}", summary.digest);
     println!("params  {}   nodes {}", summary.params, summary.nodes);
-    let ops: Vec<String> = summary.ops.iter().map(|(k, v)| format!("{k} x{v}")).collect();
+    let ops: Vec<String> = summary
+        .ops
+        .iter()
+        .map(|(k, v)| format!("{k} x{v}"))
+        .collect();
     println!("ops     {}", ops.join(", "));
     println!(
         "quantization: weights {} bits, activations {} bits, lookups <= {} bits, {}",
         pkg.meta.quantization.weight_bits,
         pkg.meta.quantization.act_bits,
         pkg.meta.quantization.lut_bits,
-        if pkg.meta.quantization.per_channel { "per channel" } else { "per tensor" }
+        if pkg.meta.quantization.per_channel {
+            "per channel"
+        } else {
+            "per tensor"
+        }
     );
     if let Some(r) = &pkg.meta.report {
         print_report(r, a.layers);
@@ -140,7 +151,14 @@ pub fn print_report(r: &AccuracyReport, layers: bool) {
             })
             .collect()
     };
-    let header = ["tensor", "op", "max abs err", "max |float|", "rel err", "SNR dB"];
+    let header = [
+        "tensor",
+        "op",
+        "max abs err",
+        "max |float|",
+        "rel err",
+        "SNR dB",
+    ];
     if layers {
         println!("per layer:");
         table(&header, &rows(&r.layers));

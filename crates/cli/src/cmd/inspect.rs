@@ -46,6 +46,7 @@ fn program_json(p: &Program) -> serde_json::Value {
         })
         .collect();
     json!({
+        "cost": vouch::backend::estimate(p),
         "digest": p.digest().hex(),
         "nodes": p.nodes.len(),
         "params": p.num_params(),
@@ -53,6 +54,11 @@ fn program_json(p: &Program) -> serde_json::Value {
         "inputs": io(TensorKind::Input),
         "outputs": outputs,
     })
+}
+
+/// A tensor's scale for humans: the number, or `none` for integer tensors.
+fn scale_text(scale: Option<f64>) -> String {
+    scale.map_or_else(|| "none (integer)".into(), |s| s.to_string())
 }
 
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
@@ -77,18 +83,31 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             (v, Some(p), None)
         }
         FileKind::Npy => {
-            let arr = npy::parse(&bytes).map_err(|m| anyhow::anyhow!("{}: {m}", a.file.display()))?;
-            (json!({"kind": "numpy array", "dtype": arr.dtype, "shape": arr.shape}), None, None)
+            let arr = npy::parse(&bytes)
+                .map_err(|m| anyhow::anyhow!("{}: not a valid .npy file: {m}", a.file.display()))?;
+            (
+                json!({"kind": "numpy array", "dtype": arr.dtype, "shape": arr.shape}),
+                None,
+                None,
+            )
         }
         FileKind::Onnx => {
-            let g = vouch::onnx::load_onnx_bytes(&bytes)?;
+            let g = vouch::onnx::load_onnx_bytes(&bytes)
+                .with_context(|| a.file.display().to_string())?;
             let mut ops: BTreeMap<String, usize> = BTreeMap::new();
             for n in &g.nodes {
                 *ops.entry(n.onnx_op.clone()).or_insert(0) += 1;
             }
-            let params: usize = g.tensors.iter().filter_map(|t| t.value.as_ref()).map(Vec::len).sum();
+            let params: usize = g
+                .tensors
+                .iter()
+                .filter_map(|t| t.value.as_ref())
+                .map(Vec::len)
+                .sum();
             let io = |ids: &[usize]| -> Vec<serde_json::Value> {
-                ids.iter().map(|&i| json!({"name": g.tensors[i].name, "shape": g.tensors[i].shape})).collect()
+                ids.iter()
+                    .map(|&i| json!({"name": g.tensors[i].name, "shape": g.tensors[i].shape}))
+                    .collect()
             };
             (
                 json!({"kind": "ONNX model", "nodes": g.nodes.len(), "constants": params, "ops_after_import": ops, "inputs": io(&g.inputs), "outputs": io(&g.outputs)}),
@@ -105,26 +124,47 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         print_json(&info)?;
         return Ok(ExitCode::SUCCESS);
     }
-    println!("{}: {}", a.file.display(), info["kind"].as_str().unwrap_or("?"));
+    println!(
+        "{}: {}",
+        a.file.display(),
+        info["kind"].as_str().unwrap_or("?")
+    );
     if let Some(p) = &program {
         println!("digest  {}", p.digest());
         println!("nodes   {}   params {}", p.nodes.len(), p.num_params());
         for t in p.tensors.iter().filter(|t| t.kind == TensorKind::Input) {
             println!(
-                "input   {} {:?} range [{}, {}] scale {:?}",
-                t.name, t.shape, t.range.lo, t.range.hi, t.scale
+                "input   {} {:?} range [{}, {}] scale {}",
+                t.name,
+                t.shape,
+                t.range.lo,
+                t.range.hi,
+                scale_text(t.scale)
             );
         }
         for &o in &p.outputs {
             let t = p.info(o);
             println!(
-                "output  {} {:?} range [{}, {}] scale {:?}",
-                t.name, t.shape, t.range.lo, t.range.hi, t.scale
+                "output  {} {:?} range [{}, {}] scale {}",
+                t.name,
+                t.shape,
+                t.range.lo,
+                t.range.hi,
+                scale_text(t.scale)
             );
         }
         println!("ops     {}", info["program"]["ops"]);
+        let c = vouch::backend::estimate(p);
+        println!(
+            "work    {} multiply-accumulates, {} lookups (tables {} entries), {} range checks, widest range {} bits",
+            c.macs, c.lookups, c.lookup_table_entries, c.range_checks, c.max_range_bits
+        );
         if let Some(meta) = info.get("meta") {
-            println!("source  {} (sha256 {})", meta["source"].as_str().unwrap_or(""), meta["source_sha256"].as_str().unwrap_or(""));
+            println!(
+                "source  {} (sha256 {})",
+                meta["source"].as_str().unwrap_or(""),
+                meta["source_sha256"].as_str().unwrap_or("")
+            );
             println!("quantization {}", meta["quantization"]);
             println!("calibration  {}", meta["calibration"]);
         }

@@ -73,7 +73,12 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     }
     println!("model {}", pkg.digest());
     for o in &outputs {
-        let shown: Vec<String> = o.values.iter().take(16).map(|v| format!("{v:.4}")).collect();
+        let shown: Vec<String> = o
+            .values
+            .iter()
+            .take(16)
+            .map(|v| format!("{v:.4}"))
+            .collect();
         let more = if o.values.len() > 16 { ", ..." } else { "" };
         println!("{} {:?}: [{}{more}]", o.name, o.shape, shown.join(", "));
     }
@@ -121,7 +126,8 @@ pub fn read_input(pkg: &ModelPackage, path: &Path) -> anyhow::Result<Sample> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     let program = &pkg.program;
     if bytes.starts_with(b"\x93NUMPY") {
-        let arr = npy::parse(&bytes).map_err(|m| anyhow::anyhow!("{}: {m}", path.display()))?;
+        let arr = npy::parse(&bytes)
+            .map_err(|m| anyhow::anyhow!("{}: not a valid .npy file: {m}", path.display()))?;
         let mut s = model::program_samples(program, &arr, &path.display().to_string())?;
         if s.len() != 1 {
             bail!(
@@ -150,12 +156,20 @@ pub fn read_input(pkg: &ModelPackage, path: &Path) -> anyhow::Result<Sample> {
             names.join(", ")
         ),
     };
+    if arrays.len() != program.inputs.len() {
+        bail!(
+            "{}: {} arrays for the model's {} inputs",
+            path.display(),
+            arrays.len(),
+            program.inputs.len()
+        );
+    }
     let mut sample = Vec::new();
-    for (k, arr) in arrays.into_iter().enumerate() {
+    for (arr, &id) in arrays.into_iter().zip(&program.inputs) {
+        let info = program.info(id);
         let mut flat = Vec::new();
         flatten(arr, &mut flat)
-            .with_context(|| format!("{}: input {k}", path.display()))?;
-        let info = program.info(program.inputs[k]);
+            .with_context(|| format!("{}: input '{}'", path.display(), info.name))?;
         let want: usize = info.shape.iter().product();
         if flat.len() != want {
             bail!(
@@ -176,7 +190,11 @@ fn flatten(v: &serde_json::Value, out: &mut Vec<f32>) -> anyhow::Result<()> {
         serde_json::Value::Array(items) => items.iter().try_for_each(|i| flatten(i, out)),
         serde_json::Value::Number(n) => {
             let f = n.as_f64().context("number out of range")?;
-            out.push(f as f32);
+            let v = f as f32;
+            if !v.is_finite() {
+                bail!("{n} is outside the float32 range");
+            }
+            out.push(v);
             Ok(())
         }
         other => bail!("expected numbers, found {other}"),

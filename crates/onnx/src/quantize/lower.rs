@@ -13,6 +13,8 @@ const MASK_NEG: f32 = -1000.0;
 const EXP_BITS: u32 = 16;
 /// Bound on intermediate products of requantization, kept below the IR's 2^62.
 const PRODUCT_BOUND: i128 = 1 << 61;
+/// Extra bits of precision of a runtime quotient over the division's output scale.
+const DIV_GUARD_BITS: u32 = 8;
 
 pub(super) fn lower(
     g: &FloatGraph,
@@ -149,7 +151,10 @@ impl<'a> Lowering<'a> {
             return Err(QuantError::Unsupported {
                 node: ctx.to_string(),
                 op: "?".into(),
-                msg: format!("tensor '{}' is used before it is produced", self.g.tensors[t].name),
+                msg: format!(
+                    "tensor '{}' is used before it is produced",
+                    self.g.tensors[t].name
+                ),
             });
         };
         let bits = self.cfg.act_bits;
@@ -302,9 +307,14 @@ impl<'a> Lowering<'a> {
             FOp::LayerNorm { axis, eps } => self.layer_norm(node, *axis, *eps),
             FOp::MaxPool { window } => {
                 let x = self.get(ins[0], name)?;
-                let id = self
-                    .b
-                    .node(name, Op::MaxPool { window: window.clone() }, &[x.id], Some(x.scale))?;
+                let id = self.b.node(
+                    name,
+                    Op::MaxPool {
+                        window: window.clone(),
+                    },
+                    &[x.id],
+                    Some(x.scale),
+                )?;
                 self.set(out, id, x.scale);
                 Ok(())
             }
@@ -317,7 +327,12 @@ impl<'a> Lowering<'a> {
                 axes,
                 keep_dims,
             } => self.reduce(node, *kind, axes, *keep_dims),
-            FOp::Reshape { shape } => self.wiring(node, Op::Reshape { shape: shape.clone() }),
+            FOp::Reshape { shape } => self.wiring(
+                node,
+                Op::Reshape {
+                    shape: shape.clone(),
+                },
+            ),
             FOp::Transpose { perm } => self.wiring(node, Op::Transpose { perm: perm.clone() }),
             FOp::Slice {
                 starts,
@@ -400,7 +415,8 @@ impl<'a> Lowering<'a> {
                                 .map(|&x| ((x as f64 / scale).round() as i64).clamp(r.lo, r.hi))
                                 .collect();
                             let n = format!("{name}/branch{k}");
-                            self.b.weight(&n, self.shape(t).to_vec(), data, Some(scale))?
+                            self.b
+                                .weight(&n, self.shape(t).to_vec(), data, Some(scale))?
                         }
                         None => {
                             let q = self.get(t, name)?;
@@ -431,8 +447,7 @@ impl<'a> Lowering<'a> {
         scale: f64,
         r: Range,
     ) -> Result<TensorId, QuantError> {
-        if (q.scale - scale).abs() <= scale * 1e-12 && r.contains_range(&self.b.info(q.id).range)
-        {
+        if (q.scale - scale).abs() <= scale * 1e-12 && r.contains_range(&self.b.info(q.id).range) {
             return Ok(q.id);
         }
         self.requant(name, q.id, &[q.scale], None, scale, r)
@@ -454,26 +469,19 @@ impl<'a> Lowering<'a> {
             (_, Some(w)) => {
                 let qa = self.get(a, name)?;
                 let axis_len = if self.cfg.per_channel { n_cols } else { 1 };
-                let (scales, data) =
-                    quantize_per_channel(w, axis_len, 1, self.cfg.weight_bits);
-                let id = self.b.weight(
-                    &self.g.tensors[b].name,
-                    self.shape(b).to_vec(),
-                    data,
-                    None,
-                )?;
+                let (scales, data) = quantize_per_channel(w, axis_len, 1, self.cfg.weight_bits);
+                let id =
+                    self.b
+                        .weight(&self.g.tensors[b].name, self.shape(b).to_vec(), data, None)?;
                 let acc: Vec<f64> = scales.iter().map(|s| s * qa.scale).collect();
                 (qa.id, id, acc, Some(rank - 1))
             }
             (Some(w), None) => {
                 let qb = self.get(b, name)?;
                 let (scales, data) = quantize_per_channel(w, 1, 1, self.cfg.weight_bits);
-                let id = self.b.weight(
-                    &self.g.tensors[a].name,
-                    self.shape(a).to_vec(),
-                    data,
-                    None,
-                )?;
+                let id =
+                    self.b
+                        .weight(&self.g.tensors[a].name, self.shape(a).to_vec(), data, None)?;
                 (id, qb.id, vec![scales[0] * qb.scale], None)
             }
             (None, None) => {
@@ -498,7 +506,9 @@ impl<'a> Lowering<'a> {
                     .weight(&format!("{name}/bias"), vec![n_cols], data, None)?,
             );
         }
-        let acc = self.b.node(&format!("{name}/acc"), Op::MatMul, &args, None)?;
+        let acc = self
+            .b
+            .node(&format!("{name}/acc"), Op::MatMul, &args, None)?;
         let (out, clamp) = self.fuse_activation(out);
         let (scale, r) = self.out_params(out, clamp);
         let y = self.requant(name, acc, &acc_scales, axis, scale, r)?;
@@ -516,10 +526,14 @@ impl<'a> Lowering<'a> {
         let o = self.shape(wt)[0];
         let per = w.len() / o.max(1);
         let channels = if self.cfg.per_channel { o } else { 1 };
-        let (scales, data) = quantize_per_channel(w, channels, per * o / channels.max(1), self.cfg.weight_bits);
-        let wid = self
-            .b
-            .weight(&self.g.tensors[wt].name, self.shape(wt).to_vec(), data, None)?;
+        let (scales, data) =
+            quantize_per_channel(w, channels, per * o / channels.max(1), self.cfg.weight_bits);
+        let wid = self.b.weight(
+            &self.g.tensors[wt].name,
+            self.shape(wt).to_vec(),
+            data,
+            None,
+        )?;
         let acc_scales: Vec<f64> = scales.iter().map(|s| s * x.scale).collect();
         let mut args = vec![x.id, wid];
         if let Some(&bt) = node.inputs.get(2) {
@@ -534,7 +548,10 @@ impl<'a> Lowering<'a> {
                     (v as f64 / s).round() as i64
                 })
                 .collect();
-            args.push(self.b.weight(&format!("{name}/bias"), vec![o], data, None)?);
+            args.push(
+                self.b
+                    .weight(&format!("{name}/bias"), vec![o], data, None)?,
+            );
         }
         let acc = self.b.node(
             &format!("{name}/acc"),
@@ -604,13 +621,20 @@ impl<'a> Lowering<'a> {
                     self.scale_exact(&format!("{name}/scale{k}"), q.id, m)?
                 }
                 Term::Const(v, shape) => {
-                    let data = v.iter().map(|&x| (x as f64 / unit).round() as i64).collect();
+                    let data = v
+                        .iter()
+                        .map(|&x| (x as f64 / unit).round() as i64)
+                        .collect();
                     self.b
                         .weight(&format!("{name}/const{k}"), shape.to_vec(), data, None)?
                 }
             });
         }
-        let kind = if sub { BinaryKind::Sub } else { BinaryKind::Add };
+        let kind = if sub {
+            BinaryKind::Sub
+        } else {
+            BinaryKind::Add
+        };
         let sum = self
             .b
             .node(&format!("{name}/sum"), Op::Binary(kind), &ids, None)?;
@@ -674,7 +698,8 @@ impl<'a> Lowering<'a> {
                         .map(|&x| ((x as f64 / scale).round() as i64).clamp(r.lo, r.hi))
                         .collect();
                     let n = format!("{name}/const{k}");
-                    self.b.weight(&n, self.shape(t).to_vec(), data, Some(scale))?
+                    self.b
+                        .weight(&n, self.shape(t).to_vec(), data, Some(scale))?
                 }
                 None => {
                     let q = self.get(t, name)?;
@@ -711,9 +736,12 @@ impl<'a> Lowering<'a> {
                     data,
                     None,
                 )?;
-                let p = self
-                    .b
-                    .node(&format!("{name}/prod"), Op::Binary(BinaryKind::Mul), &[q.id, w], None)?;
+                let p = self.b.node(
+                    &format!("{name}/prod"),
+                    Op::Binary(BinaryKind::Mul),
+                    &[q.id, w],
+                    None,
+                )?;
                 self.requant(name, p, &[q.scale * s], None, scale, r)?
             }
             None => {
@@ -738,7 +766,7 @@ impl<'a> Lowering<'a> {
         let (out, clamp) = self.fuse_activation(node.output);
         let (scale, r) = self.out_params(out, clamp);
         if let Some(c) = self.konst(b) {
-            if c.iter().any(|&v| v == 0.0) {
+            if c.contains(&0.0) {
                 return Err(self.unsupported(node, "division by a constant zero"));
             }
             let q = self.get(a, name)?;
@@ -753,9 +781,12 @@ impl<'a> Lowering<'a> {
                     data,
                     None,
                 )?;
-                let p = self
-                    .b
-                    .node(&format!("{name}/prod"), Op::Binary(BinaryKind::Mul), &[q.id, w], None)?;
+                let p = self.b.node(
+                    &format!("{name}/prod"),
+                    Op::Binary(BinaryKind::Mul),
+                    &[q.id, w],
+                    None,
+                )?;
                 self.requant(name, p, &[q.scale * s], None, scale, r)?
             };
             self.set(out, y, scale);
@@ -792,9 +823,15 @@ impl<'a> Lowering<'a> {
             }
             _ => {
                 let qa = self.get(a, name)?;
-                // q = qa * 2^k / qb has scale sa / (sb 2^k); pick k for ~mult_bits of headroom.
+                // q = qa * 2^k / qb has scale sa / (sb 2^k): pick k so that this is
+                // 2^DIV_GUARD_BITS times finer than the output scale (the requantization then
+                // rounds once more), as far as the value bound allows.
                 let ratio = qa.scale / (qb.scale * scale);
-                let k = (self.cfg.mult_bits as f64 - ratio.log2()).clamp(0.0, 30.0) as u32;
+                let k = if ratio.is_finite() && ratio > 0.0 {
+                    (ratio.log2().ceil() + f64::from(DIV_GUARD_BITS)).clamp(0.0, 60.0) as u32
+                } else {
+                    0
+                };
                 let ra = self.b.info(qa.id).range.abs_max();
                 let k = (0..=k)
                     .rev()
@@ -904,7 +941,14 @@ impl<'a> Lowering<'a> {
             return Ok((q, r));
         }
         let (scale, range) = self.act_params(t, self.cfg.lut_bits);
-        let id = self.requant(&format!("{name}/lut_in"), q.id, &[q.scale], None, scale, range)?;
+        let id = self.requant(
+            &format!("{name}/lut_in"),
+            q.id,
+            &[q.scale],
+            None,
+            scale,
+            range,
+        )?;
         Ok((QTensor { id, scale }, self.b.info(id).range))
     }
 
@@ -961,9 +1005,12 @@ impl<'a> Lowering<'a> {
         // The maximum's own term is exp(0) = 2^16, so the sum is at least 1: the clamp only
         // makes that visible to range analysis.
         let hi = self.b.info(sum).range.hi.max(1);
-        let sum = self
-            .b
-            .node(&format!("{name}/sum_pos"), Op::Clamp { lo: 1, hi }, &[sum], None)?;
+        let sum = self.b.node(
+            &format!("{name}/sum_pos"),
+            Op::Clamp { lo: 1, hi },
+            &[sum],
+            None,
+        )?;
         // Output scale 2^-k with k chosen so the largest calibrated probability spans the
         // activation bits (near-uniform distributions over many classes need a fine scale).
         let levels = ((1u64 << self.cfg.act_bits) - 1) as f64;
@@ -997,12 +1044,18 @@ impl<'a> Lowering<'a> {
             None,
         )?;
         let dx = self.scale_exact(&format!("{name}/dx"), q.id, d_i)?;
-        let c = self
-            .b
-            .node(&format!("{name}/centered"), Op::Binary(BinaryKind::Sub), &[dx, sum], None)?;
-        let sq = self
-            .b
-            .node(&format!("{name}/sq"), Op::Binary(BinaryKind::Mul), &[c, c], None)?;
+        let c = self.b.node(
+            &format!("{name}/centered"),
+            Op::Binary(BinaryKind::Sub),
+            &[dx, sum],
+            None,
+        )?;
+        let sq = self.b.node(
+            &format!("{name}/sq"),
+            Op::Binary(BinaryKind::Mul),
+            &[c, c],
+            None,
+        )?;
         let ss = self.b.node(
             &format!("{name}/sumsq"),
             Op::Reduce {
@@ -1017,14 +1070,22 @@ impl<'a> Lowering<'a> {
         let eps_id = self
             .b
             .weight(&format!("{name}/eps"), vec![], vec![eps_q], None)?;
-        let var = self
-            .b
-            .node(&format!("{name}/var"), Op::Binary(BinaryKind::Add), &[ss, eps_id], None)?;
-        let sigma = self.b.node(&format!("{name}/sigma"), Op::Sqrt, &[var], None)?;
-        let hi = self.b.info(sigma).range.hi.max(1);
+        let var = self.b.node(
+            &format!("{name}/var"),
+            Op::Binary(BinaryKind::Add),
+            &[ss, eps_id],
+            None,
+        )?;
         let sigma = self
             .b
-            .node(&format!("{name}/sigma_pos"), Op::Clamp { lo: 1, hi }, &[sigma], None)?;
+            .node(&format!("{name}/sigma"), Op::Sqrt, &[var], None)?;
+        let hi = self.b.info(sigma).range.hi.max(1);
+        let sigma = self.b.node(
+            &format!("{name}/sigma_pos"),
+            Op::Clamp { lo: 1, hi },
+            &[sigma],
+            None,
+        )?;
         // n = c 2^k / sigma = z 2^k / sqrt(D), for the normalized value z.
         let k = self.cfg.act_bits + 4 + ((d as f64).sqrt().log2().ceil() as u32);
         let n = self.b.node(
@@ -1053,10 +1114,15 @@ impl<'a> Lowering<'a> {
         if let Some(gm) = gamma {
             let (gs, data) = quantize_symmetric(gm, self.cfg.weight_bits);
             let g_shape = self.shape(node.inputs[1]).to_vec();
-            let w = self.b.weight(&format!("{name}/gamma"), g_shape, data, None)?;
-            acc = self
+            let w = self
                 .b
-                .node(&format!("{name}/scaled"), Op::Binary(BinaryKind::Mul), &[acc, w], None)?;
+                .weight(&format!("{name}/gamma"), g_shape, data, None)?;
+            acc = self.b.node(
+                &format!("{name}/scaled"),
+                Op::Binary(BinaryKind::Mul),
+                &[acc, w],
+                None,
+            )?;
             acc_scale *= gs;
         }
         if let Some(bt) = beta {
@@ -1066,7 +1132,9 @@ impl<'a> Lowering<'a> {
                     .map(|&v| (v as f64 / acc_scale).round() as i64)
                     .collect();
                 let b_shape = self.shape(node.inputs[2]).to_vec();
-                let w = self.b.weight(&format!("{name}/beta"), b_shape, data, None)?;
+                let w = self
+                    .b
+                    .weight(&format!("{name}/beta"), b_shape, data, None)?;
                 acc = self.b.node(
                     &format!("{name}/shifted"),
                     Op::Binary(BinaryKind::Add),
@@ -1134,9 +1202,12 @@ impl<'a> Lowering<'a> {
             let m = self
                 .b
                 .weight(&format!("{name}/counts"), vec![1, 1, oh, ow], data, None)?;
-            let p = self
-                .b
-                .node(&format!("{name}/weighted"), Op::Binary(BinaryKind::Mul), &[sum, m], None)?;
+            let p = self.b.node(
+                &format!("{name}/weighted"),
+                Op::Binary(BinaryKind::Mul),
+                &[sum, m],
+                None,
+            )?;
             self.b.node(
                 name,
                 Op::Requant {
@@ -1181,7 +1252,11 @@ impl<'a> Lowering<'a> {
         let sum = self.b.node(&format!("{name}/sum"), op, &[q.id], None)?;
         let shape = self.shape(node.inputs[0]);
         let n: usize = axes.iter().map(|&a| shape[a]).product();
-        let div = if matches!(kind, FReduce::Mean) { n.max(1) as f64 } else { 1.0 };
+        let div = if matches!(kind, FReduce::Mean) {
+            n.max(1) as f64
+        } else {
+            1.0
+        };
         let (out, clamp) = self.fuse_activation(node.output);
         let (scale, r) = self.out_params(out, clamp);
         let y = self.requant(name, sum, &[q.scale / div], None, scale, r)?;
@@ -1196,7 +1271,9 @@ impl<'a> Lowering<'a> {
             .iter()
             .map(|&t| self.get(t, name))
             .collect::<Result<_, _>>()?;
-        let same = qs.iter().all(|q| (q.scale - qs[0].scale).abs() <= qs[0].scale * 1e-12);
+        let same = qs
+            .iter()
+            .all(|q| (q.scale - qs[0].scale).abs() <= qs[0].scale * 1e-12);
         let (ids, scale) = if same {
             (qs.iter().map(|q| q.id).collect(), qs[0].scale)
         } else {
@@ -1207,9 +1284,7 @@ impl<'a> Lowering<'a> {
             }
             (ids, scale)
         };
-        let id = self
-            .b
-            .node(name, Op::Concat { axis }, &ids, Some(scale))?;
+        let id = self.b.node(name, Op::Concat { axis }, &ids, Some(scale))?;
         self.set(node.output, id, scale);
         Ok(())
     }
@@ -1229,7 +1304,12 @@ fn quantize_symmetric(v: &[f32], bits: u32) -> (f64, Vec<i64>) {
 /// Symmetric quantization with one scale per channel. Element `i` belongs to channel
 /// `(i / inner) % channels`, so `inner = 1` selects the last axis and `inner = numel /
 /// channels` the first.
-fn quantize_per_channel(v: &[f32], channels: usize, inner: usize, bits: u32) -> (Vec<f64>, Vec<i64>) {
+fn quantize_per_channel(
+    v: &[f32],
+    channels: usize,
+    inner: usize,
+    bits: u32,
+) -> (Vec<f64>, Vec<i64>) {
     let channels = channels.max(1);
     let inner = inner.max(1);
     let qmax = ((1i64 << (bits - 1)) - 1) as f64;
@@ -1260,7 +1340,11 @@ fn shift_for(min_ratio: f64, max_ratio: f64, bound: i128, bits: u32) -> u32 {
     if max_ratio <= 0.0 || !max_ratio.is_finite() {
         return 0;
     }
-    let min_ratio = if min_ratio > 0.0 { min_ratio } else { max_ratio };
+    let min_ratio = if min_ratio > 0.0 {
+        min_ratio
+    } else {
+        max_ratio
+    };
     let mut shift = ((bits as f64 - 1.0 - min_ratio.log2().floor()).max(0.0) as u32).min(62);
     while shift > 0 {
         let m = (max_ratio * (1u64 << shift) as f64).round() as i128;

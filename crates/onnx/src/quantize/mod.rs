@@ -121,16 +121,18 @@ pub fn collect_stats(graph: &FloatGraph, samples: &[Sample]) -> Result<Vec<Stats
     }
     let mut stats: Vec<Option<Stats>> = vec![None; graph.tensors.len()];
     for (i, s) in samples.iter().enumerate() {
-        let values = graph.eval(s).map_err(|e| {
-            QuantError::Calibration(format!("sample {i}: {e}"))
-        })?;
+        let values = graph
+            .eval(s)
+            .map_err(|e| QuantError::Calibration(format!("sample {i}: {e}")))?;
         for (st, v) in stats.iter_mut().zip(&values) {
             if v.is_empty() {
                 continue;
             }
             let (lo, hi) = v
                 .iter()
-                .fold((f32::INFINITY, f32::NEG_INFINITY), |(l, h), &x| (l.min(x), h.max(x)));
+                .fold((f32::INFINITY, f32::NEG_INFINITY), |(l, h), &x| {
+                    (l.min(x), h.max(x))
+                });
             *st = Some(match st {
                 None => Stats { min: lo, max: hi },
                 Some(o) => Stats {
@@ -161,7 +163,8 @@ pub fn default_samples(graph: &FloatGraph, n: usize) -> Result<Vec<Sample>, Quan
                 FDType::I64 => {
                     let dim = id_input_limit(graph, i).ok_or_else(|| QuantError::Input {
                         input: t.name.clone(),
-                        msg: "integer inputs are supported only as gather (embedding) indices".into(),
+                        msg: "integer inputs are supported only as gather (embedding) indices"
+                            .into(),
                     })?;
                     (0..numel)
                         .map(|_| (rng.next() % dim as u64) as f32)
@@ -202,6 +205,16 @@ pub fn quantize(
             "{} statistics for {} tensors",
             stats.len(),
             graph.tensors.len()
+        )));
+    }
+    if let Some((i, s)) = stats
+        .iter()
+        .enumerate()
+        .find(|(_, s)| !s.min.is_finite() || !s.max.is_finite())
+    {
+        return Err(QuantError::Calibration(format!(
+            "tensor '{}': calibrated range [{}, {}] is not finite; quantization needs finite values",
+            graph.tensors[i].name, s.min, s.max
         )));
     }
     lower::lower(graph, stats, cfg)

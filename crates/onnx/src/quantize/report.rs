@@ -42,8 +42,8 @@ impl TensorError {
         } else {
             self.max_abs_error
         };
-        self.snr_db = (self.sum_sq_err > 0.0)
-            .then(|| 10.0 * (self.sum_sq_ref / self.sum_sq_err).log10());
+        self.snr_db =
+            (self.sum_sq_err > 0.0).then(|| 10.0 * (self.sum_sq_ref / self.sum_sq_err).log10());
     }
 }
 
