@@ -734,21 +734,9 @@ pub fn numel(shape: &[usize]) -> Option<usize> {
     shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d))
 }
 
-/// Numpy broadcast of several shapes.
+/// Numpy broadcast of several shapes (the IR's rule, so both layers agree).
 pub fn broadcast(shapes: &[&[usize]]) -> Result<Vec<usize>, String> {
-    let rank = shapes.iter().map(|s| s.len()).max().unwrap_or(0);
-    let mut out = vec![1usize; rank];
-    for s in shapes {
-        for (i, &d) in s.iter().enumerate() {
-            let o = &mut out[rank - s.len() + i];
-            if *o == 1 {
-                *o = d;
-            } else if d != 1 && d != *o {
-                return Err(format!("broadcastable shapes, got {shapes:?}"));
-            }
-        }
-    }
-    Ok(out)
+    vouch_ir::broadcast(shapes)
 }
 
 fn check_axes(axes: &[usize], rank: usize) -> Result<(), String> {

@@ -40,6 +40,7 @@ pub struct Compiled {
 pub fn compile(onnx: &Path, opts: &CompileOptions) -> Result<Compiled, VouchError> {
     let bytes = std::fs::read(onnx).map_err(|e| VouchError::io(onnx, e))?;
     let graph = import(onnx, &bytes)?;
+    check_memory(&graph, memory_limit())?;
     let (samples, calibration) = match &opts.calibration {
         Some(path) => {
             let arr = npy::read(path)?;
@@ -102,6 +103,38 @@ fn hex_sha256(bytes: &[u8]) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+/// Default activation-memory budget for one compile (16 GiB); `VOUCH_MEMORY_LIMIT_GB`
+/// changes it.
+fn memory_limit() -> u128 {
+    let gb = std::env::var("VOUCH_MEMORY_LIMIT_GB")
+        .ok()
+        .and_then(|v| v.parse::<u128>().ok())
+        .unwrap_or(16);
+    gb << 30
+}
+
+/// Refuses models whose activations alone would not fit the budget: one float evaluation
+/// (4 bytes per value) plus one integer trace (8 bytes per value) are held at once.
+pub fn check_memory(graph: &FloatGraph, limit: u128) -> Result<(), VouchError> {
+    let values: u128 = graph
+        .tensors
+        .iter()
+        .map(|t| t.shape.iter().map(|&d| d as u128).product::<u128>())
+        .sum();
+    let need = values.saturating_mul(12);
+    if need > limit {
+        return Err(VouchError::Data {
+            what: "model".into(),
+            msg: format!(
+                "its {values} activation and weight values need about {:.1} GiB to calibrate and run, above the {:.1} GiB budget (set VOUCH_MEMORY_LIMIT_GB to raise it)",
+                need as f64 / (1u64 << 30) as f64,
+                limit as f64 / (1u64 << 30) as f64
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// Splits an array into per-sample inputs for a single-input model: the whole array when its

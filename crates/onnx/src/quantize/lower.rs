@@ -729,20 +729,8 @@ impl<'a> Lowering<'a> {
             }
             Some((ct, c)) => {
                 let q = self.get(x, name)?;
-                let (s, data) = quantize_symmetric(c, self.cfg.weight_bits);
-                let w = self.b.weight(
-                    &format!("{name}/const"),
-                    self.shape(ct).to_vec(),
-                    data,
-                    None,
-                )?;
-                let p = self.b.node(
-                    &format!("{name}/prod"),
-                    Op::Binary(BinaryKind::Mul),
-                    &[q.id, w],
-                    None,
-                )?;
-                self.requant(name, p, &[q.scale * s], None, scale, r)?
+                let shape = self.shape(ct).to_vec();
+                self.mul_const_tensor(name, "const", q, c, shape, scale, r)?
             }
             None => {
                 let qa = self.get(a, name)?;
@@ -760,6 +748,32 @@ impl<'a> Lowering<'a> {
         Ok(())
     }
 
+    /// `q * c` for a constant tensor `c` (quantized per tensor at weight precision), requantized
+    /// to `scale` and clamped to `r`.
+    #[allow(clippy::too_many_arguments)]
+    fn mul_const_tensor(
+        &mut self,
+        name: &str,
+        what: &str,
+        q: QTensor,
+        c: &[f32],
+        shape: Vec<usize>,
+        scale: f64,
+        r: Range,
+    ) -> Result<TensorId, QuantError> {
+        let (s, data) = quantize_symmetric(c, self.cfg.weight_bits);
+        let w = self
+            .b
+            .weight(&format!("{name}/{what}"), shape, data, None)?;
+        let p = self.b.node(
+            &format!("{name}/prod"),
+            Op::Binary(BinaryKind::Mul),
+            &[q.id, w],
+            None,
+        )?;
+        self.requant(name, p, &[q.scale * s], None, scale, r)
+    }
+
     fn div(&mut self, node: &FNode) -> Result<(), QuantError> {
         let name = node.name.as_str();
         let (a, b) = (node.inputs[0], node.inputs[1]);
@@ -774,20 +788,8 @@ impl<'a> Lowering<'a> {
                 self.requant(name, q.id, &[q.scale / c[0] as f64], None, scale, r)?
             } else {
                 let inv: Vec<f32> = c.iter().map(|&v| 1.0 / v).collect();
-                let (s, data) = quantize_symmetric(&inv, self.cfg.weight_bits);
-                let w = self.b.weight(
-                    &format!("{name}/reciprocal"),
-                    self.shape(b).to_vec(),
-                    data,
-                    None,
-                )?;
-                let p = self.b.node(
-                    &format!("{name}/prod"),
-                    Op::Binary(BinaryKind::Mul),
-                    &[q.id, w],
-                    None,
-                )?;
-                self.requant(name, p, &[q.scale * s], None, scale, r)?
+                let shape = self.shape(b).to_vec();
+                self.mul_const_tensor(name, "reciprocal", q, &inv, shape, scale, r)?
             };
             self.set(out, y, scale);
             return Ok(());
