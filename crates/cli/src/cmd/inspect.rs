@@ -142,11 +142,17 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
                 scale_text(t.scale)
             );
         }
-        for &o in &p.outputs {
+        let names = info["meta"]["output_names"].as_array();
+        for (k, &o) in p.outputs.iter().enumerate() {
             let t = p.info(o);
+            // The source model's output name when the package records it.
+            let name = names
+                .and_then(|n| n.get(k))
+                .and_then(|n| n.as_str())
+                .unwrap_or(&t.name);
             println!(
                 "output  {} {:?} range [{}, {}] scale {}",
-                t.name,
+                name,
                 t.shape,
                 t.range.lo,
                 t.range.hi,
