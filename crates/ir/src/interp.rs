@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use rayon::prelude::*;
 
 use crate::error::{IrError, Result};
-use crate::infer::{broadcast, div_round_wide, isqrt};
+use crate::infer::{div_round_wide, isqrt};
 use crate::op::{BinaryKind, Op, ReduceKind, Window};
 use crate::program::{Program, TensorId, TensorKind};
 use crate::tensor::{strides, Range, Tensor};
@@ -651,9 +651,4 @@ fn gather(x: &Arg, axis: usize, indices: impl Iterator<Item = usize>) -> Vec<i64
         }
     }
     out
-}
-
-/// Broadcast shape of two tensors (re-exported helper for frontends).
-pub fn broadcast_shape(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
-    broadcast(&[a, b]).ok()
 }

@@ -33,6 +33,9 @@ use prost::Message;
 use rayon::prelude::*;
 use tract_onnx::pb;
 use vouch_ir::{interp, Tensor};
+
+mod float_common;
+use float_common::f16;
 use vouch_onnx::quantize::{
     collect_stats, dequantize, quantize, quantize_input, QuantConfig, QuantError,
 };
@@ -94,17 +97,6 @@ fn le<const N: usize>(c: &[u8]) -> [u8; N] {
 fn decode(t: &pb::TensorProto) -> Result<Data, String> {
     let raw = &t.raw_data;
     let r = !raw.is_empty();
-    let f16 = |h: u16| -> f32 {
-        let sign = if h >> 15 == 1 { -1.0 } else { 1.0 };
-        let exp = i32::from((h >> 10) & 0x1f);
-        let man = f32::from(h & 0x3ff);
-        sign * match exp {
-            0 => man * 2f32.powi(-24),
-            31 if man == 0.0 => f32::INFINITY,
-            31 => f32::NAN,
-            e => (1.0 + man / 1024.0) * 2f32.powi(e - 15),
-        }
-    };
     let bf16 = |h: u16| f32::from_bits(u32::from(h) << 16);
     let i32s = || t.int32_data.iter().map(|&v| v as f32).collect::<Vec<_>>();
     let (values, kind, rtol): (Vec<f32>, Kind, f64) = match t.data_type {

@@ -46,7 +46,7 @@ pub(super) fn lower(
     l.inputs()?;
     for (i, node) in g.nodes.iter().enumerate() {
         if !l.fused[i] {
-            l.node(i, node)?;
+            l.node(node)?;
         }
     }
     for &o in &g.outputs {
@@ -290,7 +290,7 @@ impl<'a> Lowering<'a> {
         )?)
     }
 
-    fn node(&mut self, _idx: usize, node: &'a FNode) -> Result<(), QuantError> {
+    fn node(&mut self, node: &'a FNode) -> Result<(), QuantError> {
         let name = node.name.as_str();
         let ins = &node.inputs;
         let out = node.output;
