@@ -15,10 +15,11 @@
 //! witness); it exists to test programs, witnesses and tamper detection.
 
 pub mod backend;
+pub mod conformance;
 pub mod cost;
 pub mod mock;
 pub mod statement;
 
 pub use backend::{Backend, Witness};
 pub use cost::{estimate, CostReport};
-pub use statement::{Role, Statement, Visibility, VisibilityPolicy};
+pub use statement::{Commitment, PublicTensor, Role, Statement, Visibility, VisibilityPolicy};

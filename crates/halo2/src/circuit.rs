@@ -1,0 +1,127 @@
+//! The halo2 `Circuit`: copies a precomputed [`Layout`] into one region.
+
+use std::sync::Arc;
+
+use halo2_axiom::{
+    circuit::{Cell, Layouter, SimpleFloorPlanner, Value},
+    halo2curves::bn256::Fr,
+    plonk::{Any, Circuit, Column, ConstraintSystem, Error},
+};
+
+use crate::config::{Shape, VouchConfig, LANES, RANGE_LANES};
+use crate::layout::{fx, Layout};
+
+/// Instance rows before the public tensor values: the statement digest as two 128-bit limbs.
+pub const DIGEST_ROWS: usize = 2;
+
+#[derive(Clone, Debug)]
+pub struct VouchCircuit {
+    pub layout: Arc<Layout>,
+    pub shape: Shape,
+}
+
+impl VouchCircuit {
+    fn fixed_column(cfg: &VouchConfig, i: usize) -> Column<halo2_axiom::plonk::Fixed> {
+        let s = &cfg.sel;
+        match i {
+            i if i < LANES => cfg.k[i],
+            fx::KCONT => cfg.kcont,
+            fx::KC => cfg.kc,
+            fx::KM => cfg.km,
+            fx::KA => cfg.ka,
+            fx::KB => cfg.kb,
+            fx::KD => cfg.kd,
+            fx::KLO => cfg.klo,
+            fx::KHI => cfg.khi,
+            fx::S_DOT => s.dot,
+            fx::S_DOTK => s.dotk,
+            fx::S_EW => s.ew,
+            fx::S_DIV => s.div,
+            fx::S_DIVD => s.divd,
+            fx::S_CLAMP => s.clamp,
+            fx::S_MAX => s.max,
+            fx::S_MIN => s.min,
+            fx::S_CONST => s.constant,
+            fx::S_RC => s.rc,
+            fx::S_RC_CHAIN => s.rc_chain,
+            i if (fx::RT..fx::RT + RANGE_LANES).contains(&i) => cfg.rt[i - fx::RT],
+            fx::FT => cfg.ft,
+            _ => unreachable!("fixed column index {i} out of range"),
+        }
+    }
+}
+
+impl Circuit<Fr> for VouchCircuit {
+    type Config = VouchConfig;
+    type FloorPlanner = SimpleFloorPlanner;
+    type Params = Shape;
+
+    fn without_witnesses(&self) -> Self {
+        self.clone()
+    }
+
+    fn params(&self) -> Shape {
+        self.shape
+    }
+
+    fn configure_with_params(meta: &mut ConstraintSystem<Fr>, shape: Shape) -> VouchConfig {
+        VouchConfig::configure(meta, shape)
+    }
+
+    fn configure(meta: &mut ConstraintSystem<Fr>) -> VouchConfig {
+        VouchConfig::configure(meta, Shape::default())
+    }
+
+    fn synthesize(&self, cfg: VouchConfig, mut layouter: impl Layouter<Fr>) -> Result<(), Error> {
+        let l = &self.layout;
+        let cells = layouter.assign_region(
+            || "vouch",
+            |mut region| {
+                for (c, values) in l.adv.iter().enumerate() {
+                    let column = cfg.advice(c);
+                    for (row, v) in values.iter().enumerate() {
+                        if !bool::from(halo2_axiom::halo2curves::ff::Field::is_zero(v)) {
+                            region.assign_advice(column, row, Value::known(*v));
+                        }
+                    }
+                }
+                for (i, entries) in l.fixed.iter().enumerate() {
+                    let column = Self::fixed_column(&cfg, i);
+                    for &(row, v) in entries {
+                        region.assign_fixed(column, row as usize, v);
+                    }
+                }
+                // The lookup table: range entries (bits, x, 0), then function tables.
+                let mut row = 0usize;
+                for bits in 0..=l.range_bits {
+                    let tag = Fr::from(bits as u64);
+                    for x in 0..(1u64 << bits) {
+                        region.assign_fixed(cfg.t_tag, row, tag);
+                        region.assign_fixed(cfg.t_x, row, Fr::from(x));
+                        row += 1;
+                    }
+                }
+                for (tag, entries) in &l.tables {
+                    for &(x, y) in entries {
+                        region.assign_fixed(cfg.t_tag, row, Fr::from(*tag));
+                        region.assign_fixed(cfg.t_x, row, crate::field::fr(x as i128));
+                        region.assign_fixed(cfg.t_y, row, crate::field::fr(y as i128));
+                        row += 1;
+                    }
+                }
+                let cell = |loc: crate::layout::Loc| Cell {
+                    row_offset: loc.row as usize,
+                    column: Column::<Any>::from(cfg.advice(loc.col as usize)),
+                };
+                for &(a, b) in &l.copies {
+                    region.constrain_equal(cell(a), cell(b));
+                }
+                Ok(l.public.iter().map(|&loc| cell(loc)).collect::<Vec<_>>())
+            },
+        )?;
+        for (i, c) in cells.into_iter().enumerate() {
+            layouter.constrain_instance(c, cfg.instance, DIGEST_ROWS + i);
+        }
+        Ok(())
+    }
+}

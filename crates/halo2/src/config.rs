@@ -1,0 +1,375 @@
+//! Columns, custom gates and lookup arguments of the Vouch circuit.
+//!
+//! Every row of the circuit is a bundle of [`LANES`] general advice lanes plus dedicated
+//! columns (accumulator, range lanes, function-table lanes). Per-row fixed selectors say which
+//! gate reads the lanes of that row; see `docs/halo2.md` for the layout of each gate.
+//! All gates have degree at most 5, so the quotient is computed on a 4x extended domain, the
+//! same the lookup arguments need anyway.
+
+use halo2_axiom::{
+    halo2curves::bn256::Fr,
+    plonk::{Advice, Column, ConstraintSystem, Expression, Fixed, Instance},
+    poly::Rotation,
+};
+
+/// General advice lanes per row.
+pub const LANES: usize = 12;
+/// Operand pairs per row of the advice-by-advice dot product gate.
+pub const DOT_PAIRS: usize = LANES / 2;
+/// Elements per row of the three-lane gates (elementwise arithmetic, requantization).
+pub const TRIPLES: usize = LANES / 3;
+/// Elements per row of the five-lane gates (max/min, divide-by-tensor).
+pub const QUINTS: usize = LANES / 5;
+/// Elements per row of the six-lane clamp gate.
+pub const SEXTETS: usize = LANES / 6;
+/// Range-checked limb lanes per row.
+pub const RANGE_LANES: usize = 4;
+/// Table tags at or above this value name function tables; below, range sizes in bits.
+pub const FN_TAG_BASE: u64 = 32;
+
+/// Shape parameters fixed at setup and needed again to read a verifying key.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Shape {
+    /// Bits per range-check limb (the range table holds `[0, 2^b)` for every `b <= range_bits`).
+    pub range_bits: u32,
+}
+
+/// Handles to every column.
+#[derive(Clone, Debug)]
+pub struct VouchConfig {
+    pub v: [Column<Advice>; LANES],
+    pub acc: Column<Advice>,
+    pub rl: [Column<Advice>; RANGE_LANES],
+    pub rv: Column<Advice>,
+    pub fx: Column<Advice>,
+    pub fy: Column<Advice>,
+    /// Per-lane fixed coefficients.
+    pub k: [Column<Fixed>; LANES],
+    pub kcont: Column<Fixed>,
+    pub kc: Column<Fixed>,
+    pub km: Column<Fixed>,
+    pub ka: Column<Fixed>,
+    pub kb: Column<Fixed>,
+    pub kd: Column<Fixed>,
+    pub klo: Column<Fixed>,
+    pub khi: Column<Fixed>,
+    pub sel: Selectors,
+    pub rt: [Column<Fixed>; RANGE_LANES],
+    pub ft: Column<Fixed>,
+    pub t_tag: Column<Fixed>,
+    pub t_x: Column<Fixed>,
+    pub t_y: Column<Fixed>,
+    pub instance: Column<Instance>,
+    pub shape: Shape,
+}
+
+/// Per-row gate switches (fixed 0/1 columns).
+#[derive(Clone, Debug)]
+pub struct Selectors {
+    pub dot: Column<Fixed>,
+    pub dotk: Column<Fixed>,
+    pub ew: Column<Fixed>,
+    pub div: Column<Fixed>,
+    pub divd: Column<Fixed>,
+    pub clamp: Column<Fixed>,
+    pub max: Column<Fixed>,
+    pub min: Column<Fixed>,
+    pub constant: Column<Fixed>,
+    pub rc: Column<Fixed>,
+    pub rc_chain: Column<Fixed>,
+}
+
+/// Advice column index of each named column, as the layout refers to them.
+pub mod col {
+    use super::{LANES, RANGE_LANES};
+    pub const ACC: usize = LANES;
+    pub const RL: usize = LANES + 1;
+    pub const RV: usize = RL + RANGE_LANES;
+    pub const FX: usize = RV + 1;
+    pub const FY: usize = FX + 1;
+    pub const COUNT: usize = FY + 1;
+}
+
+impl VouchConfig {
+    /// Advice column by layout index.
+    pub fn advice(&self, i: usize) -> Column<Advice> {
+        match i {
+            i if i < LANES => self.v[i],
+            col::ACC => self.acc,
+            i if (col::RL..col::RL + RANGE_LANES).contains(&i) => self.rl[i - col::RL],
+            col::RV => self.rv,
+            col::FX => self.fx,
+            col::FY => self.fy,
+            _ => unreachable!("advice column index {i} out of range"),
+        }
+    }
+
+    pub fn configure(meta: &mut ConstraintSystem<Fr>, shape: Shape) -> Self {
+        let adv = |meta: &mut ConstraintSystem<Fr>| {
+            let c = meta.advice_column();
+            meta.enable_equality(c);
+            c
+        };
+        let v = [(); LANES].map(|_| adv(meta));
+        let acc = adv(meta);
+        let rl = [(); RANGE_LANES].map(|_| adv(meta));
+        let rv = adv(meta);
+        let fx = adv(meta);
+        let fy = adv(meta);
+        let k = [(); LANES].map(|_| meta.fixed_column());
+        let [kcont, kc, km, ka, kb, kd, klo, khi] = [(); 8].map(|_| meta.fixed_column());
+        let sel = Selectors {
+            dot: meta.fixed_column(),
+            dotk: meta.fixed_column(),
+            ew: meta.fixed_column(),
+            div: meta.fixed_column(),
+            divd: meta.fixed_column(),
+            clamp: meta.fixed_column(),
+            max: meta.fixed_column(),
+            min: meta.fixed_column(),
+            constant: meta.fixed_column(),
+            rc: meta.fixed_column(),
+            rc_chain: meta.fixed_column(),
+        };
+        let rt = [(); RANGE_LANES].map(|_| meta.fixed_column());
+        let ft = meta.fixed_column();
+        let [t_tag, t_x, t_y] = [(); 3].map(|_| meta.fixed_column());
+        let instance = meta.instance_column();
+        meta.enable_equality(instance);
+
+        let cfg = VouchConfig {
+            v,
+            acc,
+            rl,
+            rv,
+            fx,
+            fy,
+            k,
+            kcont,
+            kc,
+            km,
+            ka,
+            kb,
+            kd,
+            klo,
+            khi,
+            sel,
+            rt,
+            ft,
+            t_tag,
+            t_x,
+            t_y,
+            instance,
+            shape,
+        };
+        cfg.gates(meta);
+        cfg.lookups(meta);
+        cfg
+    }
+
+    fn gates(&self, meta: &mut ConstraintSystem<Fr>) {
+        let one = || Expression::Constant(Fr::one());
+
+        // acc[+1] = kcont * acc + sum_j v[j] * v[6 + j] + kc
+        meta.create_gate("dot", |m| {
+            let s = m.query_fixed(self.sel.dot, Rotation::cur());
+            let next = m.query_advice(self.acc, Rotation::next());
+            let cur = m.query_advice(self.acc, Rotation::cur());
+            let kcont = m.query_fixed(self.kcont, Rotation::cur());
+            let kc = m.query_fixed(self.kc, Rotation::cur());
+            let mut sum = kcont * cur + kc;
+            for j in 0..DOT_PAIRS {
+                let a = m.query_advice(self.v[j], Rotation::cur());
+                let b = m.query_advice(self.v[DOT_PAIRS + j], Rotation::cur());
+                sum = sum + a * b;
+            }
+            vec![s * (next - sum)]
+        });
+
+        // acc[+1] = kcont * acc + sum_j v[j] * k[j] + kc
+        meta.create_gate("dot with fixed coefficients", |m| {
+            let s = m.query_fixed(self.sel.dotk, Rotation::cur());
+            let next = m.query_advice(self.acc, Rotation::next());
+            let cur = m.query_advice(self.acc, Rotation::cur());
+            let kcont = m.query_fixed(self.kcont, Rotation::cur());
+            let kc = m.query_fixed(self.kc, Rotation::cur());
+            let mut sum = kcont * cur + kc;
+            for j in 0..LANES {
+                let a = m.query_advice(self.v[j], Rotation::cur());
+                let w = m.query_fixed(self.k[j], Rotation::cur());
+                sum = sum + a * w;
+            }
+            vec![s * (next - sum)]
+        });
+
+        // z = km x y + ka x + kb y + kc, per triple (x, y, z)
+        meta.create_gate("elementwise", |m| {
+            let s = m.query_fixed(self.sel.ew, Rotation::cur());
+            let [km, ka, kb, kc] =
+                [self.km, self.ka, self.kb, self.kc].map(|c| m.query_fixed(c, Rotation::cur()));
+            (0..TRIPLES)
+                .map(|t| {
+                    let [x, y, z] =
+                        [0, 1, 2].map(|i| m.query_advice(self.v[3 * t + i], Rotation::cur()));
+                    s.clone()
+                        * (z - km.clone() * x.clone() * y.clone()
+                            - ka.clone() * x
+                            - kb.clone() * y
+                            - kc.clone())
+                })
+                .collect::<Vec<_>>()
+        });
+
+        // x * k[3t] + kc = q * kd + r, per triple (x, q, r); r is range-checked elsewhere.
+        meta.create_gate("scaled division", |m| {
+            let s = m.query_fixed(self.sel.div, Rotation::cur());
+            let kc = m.query_fixed(self.kc, Rotation::cur());
+            let kd = m.query_fixed(self.kd, Rotation::cur());
+            (0..TRIPLES)
+                .map(|t| {
+                    let [x, q, r] =
+                        [0, 1, 2].map(|i| m.query_advice(self.v[3 * t + i], Rotation::cur()));
+                    let mult = m.query_fixed(self.k[3 * t], Rotation::cur());
+                    s.clone() * (x * mult + kc.clone() - q * kd.clone() - r)
+                })
+                .collect::<Vec<_>>()
+        });
+
+        // a * kd + b = 2 y b + r and e = 2 b - 1 - r, per quint (a, b, y, r, e).
+        meta.create_gate("division by a tensor", |m| {
+            let s = m.query_fixed(self.sel.divd, Rotation::cur());
+            let kd = m.query_fixed(self.kd, Rotation::cur());
+            let two = Expression::Constant(Fr::from(2));
+            (0..QUINTS)
+                .flat_map(|t| {
+                    let [a, b, y, r, e] =
+                        [0, 1, 2, 3, 4].map(|i| m.query_advice(self.v[5 * t + i], Rotation::cur()));
+                    [
+                        s.clone()
+                            * (a * kd.clone() + b.clone()
+                                - two.clone() * y * b.clone()
+                                - r.clone()),
+                        s.clone() * (e - two.clone() * b + one() + r),
+                    ]
+                })
+                .collect::<Vec<_>>()
+        });
+
+        // Clamp q to [klo, khi] per sextet (q, out, below, above, d1, d2): the flags are
+        // booleans, not both set; d1 >= 0 and d2 >= 0 are range-checked elsewhere.
+        meta.create_gate("clamp", |m| {
+            let s = m.query_fixed(self.sel.clamp, Rotation::cur());
+            let lo = m.query_fixed(self.klo, Rotation::cur());
+            let hi = m.query_fixed(self.khi, Rotation::cur());
+            (0..SEXTETS)
+                .flat_map(|t| {
+                    let [q, out, bl, ab, d1, d2] = [0, 1, 2, 3, 4, 5]
+                        .map(|i| m.query_advice(self.v[6 * t + i], Rotation::cur()));
+                    let mid = one() - bl.clone() - ab.clone();
+                    [
+                        s.clone() * bl.clone() * (one() - bl.clone()),
+                        s.clone() * ab.clone() * (one() - ab.clone()),
+                        s.clone() * bl.clone() * ab.clone(),
+                        s.clone()
+                            * (out
+                                - bl.clone() * lo.clone()
+                                - ab.clone() * hi.clone()
+                                - mid.clone() * q.clone()),
+                        s.clone()
+                            * (d1
+                                - bl * (lo.clone() - one() - q.clone())
+                                - ab * (q.clone() - hi.clone() - one())
+                                - mid.clone() * (q.clone() - lo.clone())),
+                        s.clone() * (d2 - mid * (hi.clone() - q)),
+                    ]
+                })
+                .collect::<Vec<_>>()
+        });
+
+        // out = sel ? x : y with d >= 0 proving the choice, per quint (x, y, out, sel, d).
+        for (name, column, is_max) in [("max", self.sel.max, true), ("min", self.sel.min, false)] {
+            meta.create_gate(name, |m| {
+                let s = m.query_fixed(column, Rotation::cur());
+                (0..QUINTS)
+                    .flat_map(|t| {
+                        let [x, y, out, b, d] = [0, 1, 2, 3, 4]
+                            .map(|i| m.query_advice(self.v[5 * t + i], Rotation::cur()));
+                        let (hi_minus_lo, lo_minus_hi) = if is_max {
+                            (x.clone() - y.clone(), y.clone() - x.clone())
+                        } else {
+                            (y.clone() - x.clone(), x.clone() - y.clone())
+                        };
+                        [
+                            s.clone() * b.clone() * (one() - b.clone()),
+                            s.clone() * (out - b.clone() * x - (one() - b.clone()) * y),
+                            s.clone()
+                                * (d - b.clone() * hi_minus_lo
+                                    - (one() - b) * (lo_minus_hi - one())),
+                        ]
+                    })
+                    .collect::<Vec<_>>()
+            });
+        }
+
+        // v[j] = k[j]: constant cells.
+        meta.create_gate("constants", |m| {
+            let s = m.query_fixed(self.sel.constant, Rotation::cur());
+            (0..LANES)
+                .map(|j| {
+                    s.clone()
+                        * (m.query_advice(self.v[j], Rotation::cur())
+                            - m.query_fixed(self.k[j], Rotation::cur()))
+                })
+                .collect::<Vec<_>>()
+        });
+
+        // rv = sum_i rl[i] 2^(b i) (+ 2^(b * lanes) rv[+1] when chained).
+        let b = self.shape.range_bits;
+        meta.create_gate("range composition", |m| {
+            let s = m.query_fixed(self.sel.rc, Rotation::cur());
+            let sc = m.query_fixed(self.sel.rc_chain, Rotation::cur());
+            let rv = m.query_advice(self.rv, Rotation::cur());
+            let next = m.query_advice(self.rv, Rotation::next());
+            let mut sum = Expression::Constant(Fr::zero());
+            for (i, lane) in self.rl.iter().enumerate() {
+                let w = crate::field::pow2(b * i as u32);
+                sum = sum + m.query_advice(*lane, Rotation::cur()) * Expression::Constant(w);
+            }
+            let carry = Expression::Constant(crate::field::pow2(b * RANGE_LANES as u32));
+            vec![(s + sc.clone()) * (rv - sum) - sc * carry * next]
+        });
+    }
+
+    fn lookups(&self, meta: &mut ConstraintSystem<Fr>) {
+        for i in 0..RANGE_LANES {
+            meta.lookup_any("range", |m| {
+                let tag = m.query_fixed(self.rt[i], Rotation::cur());
+                let x = m.query_advice(self.rl[i], Rotation::cur());
+                vec![
+                    (tag, m.query_fixed(self.t_tag, Rotation::cur())),
+                    (x, m.query_fixed(self.t_x, Rotation::cur())),
+                    (
+                        Expression::Constant(Fr::zero()),
+                        m.query_fixed(self.t_y, Rotation::cur()),
+                    ),
+                ]
+            });
+        }
+        meta.lookup_any("function table", |m| {
+            vec![
+                (
+                    m.query_fixed(self.ft, Rotation::cur()),
+                    m.query_fixed(self.t_tag, Rotation::cur()),
+                ),
+                (
+                    m.query_advice(self.fx, Rotation::cur()),
+                    m.query_fixed(self.t_x, Rotation::cur()),
+                ),
+                (
+                    m.query_advice(self.fy, Rotation::cur()),
+                    m.query_fixed(self.t_y, Rotation::cur()),
+                ),
+            ]
+        });
+    }
+}

@@ -1,0 +1,36 @@
+//! Integers to BN254 scalars: IR values are signed 64-bit, products stay far below p/2.
+
+use halo2_axiom::halo2curves::{
+    bn256::Fr,
+    ff::{Field, PrimeField},
+};
+
+/// The field element of a signed integer (negatives map to `p - |v|`).
+pub fn fr(v: i128) -> Fr {
+    let mag = Fr::from_u128(v.unsigned_abs());
+    if v < 0 {
+        -mag
+    } else {
+        mag
+    }
+}
+
+/// `2^e` as a field element.
+pub fn pow2(e: u32) -> Fr {
+    Fr::from(2).pow_vartime([e as u64])
+}
+
+/// Bits needed to hold every integer in `[0, n]`.
+pub fn bits_for(n: u128) -> u32 {
+    128 - n.leading_zeros()
+}
+
+/// The 32 little-endian bytes of a field element.
+pub fn to_bytes(f: &Fr) -> [u8; 32] {
+    f.to_repr()
+}
+
+/// A canonical field element from 32 little-endian bytes, or `None` when not below p.
+pub fn from_bytes(b: &[u8; 32]) -> Option<Fr> {
+    Option::from(Fr::from_repr(*b))
+}

@@ -1,0 +1,566 @@
+//! The circuit as data: advice values, fixed columns, copy constraints and public cells,
+//! filled by gadgets that pack many elements per row. The same code runs at setup (values
+//! are zeros) and when proving, so the fixed part of the layout never depends on a witness.
+
+use std::collections::HashMap;
+
+use halo2_axiom::halo2curves::bn256::Fr;
+
+use crate::config::{col, DOT_PAIRS, LANES, QUINTS, RANGE_LANES, SEXTETS, TRIPLES};
+use crate::field::{bits_for, fr};
+
+/// An advice cell: layout column index (see [`col`]) and row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Loc {
+    pub col: u16,
+    pub row: u32,
+}
+
+impl Loc {
+    fn new(col: usize, row: usize) -> Self {
+        Loc {
+            col: col as u16,
+            row: row as u32,
+        }
+    }
+}
+
+/// A tensor element inside the circuit: a cell, or a constant known to the verifier.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum El {
+    Cell(Loc),
+    Const(i64),
+}
+
+/// Element plus its value (the value of a constant is the constant).
+#[derive(Clone, Copy, Debug)]
+pub struct Val {
+    pub el: El,
+    pub v: i128,
+}
+
+impl Val {
+    pub fn cell(loc: Loc, v: i128) -> Self {
+        Val {
+            el: El::Cell(loc),
+            v,
+        }
+    }
+    pub fn constant(c: i64) -> Self {
+        Val {
+            el: El::Const(c),
+            v: c as i128,
+        }
+    }
+}
+
+/// Fixed column indices of the layout (the order of [`crate::config::VouchConfig`]).
+pub mod fx {
+    use super::{LANES, RANGE_LANES};
+    pub const K: usize = 0;
+    pub const KCONT: usize = LANES;
+    pub const KC: usize = LANES + 1;
+    pub const KM: usize = LANES + 2;
+    pub const KA: usize = LANES + 3;
+    pub const KB: usize = LANES + 4;
+    pub const KD: usize = LANES + 5;
+    pub const KLO: usize = LANES + 6;
+    pub const KHI: usize = LANES + 7;
+    pub const S_DOT: usize = LANES + 8;
+    pub const S_DOTK: usize = LANES + 9;
+    pub const S_EW: usize = LANES + 10;
+    pub const S_DIV: usize = LANES + 11;
+    pub const S_DIVD: usize = LANES + 12;
+    pub const S_CLAMP: usize = LANES + 13;
+    pub const S_MAX: usize = LANES + 14;
+    pub const S_MIN: usize = LANES + 15;
+    pub const S_CONST: usize = LANES + 16;
+    pub const S_RC: usize = LANES + 17;
+    pub const S_RC_CHAIN: usize = LANES + 18;
+    pub const RT: usize = LANES + 19;
+    pub const FT: usize = RT + RANGE_LANES;
+    pub const COUNT: usize = FT + 1;
+}
+
+/// One dot product: `sum a_i * b_i + bias`.
+#[derive(Debug)]
+pub struct Dot {
+    pub terms: Vec<(Val, Val)>,
+    pub bias: Option<Val>,
+}
+
+/// One dot product with coefficients fixed in the circuit: `sum x_i * c_i + bias`.
+#[derive(Debug)]
+pub struct DotK {
+    pub terms: Vec<(Val, i128)>,
+    pub bias: i128,
+}
+
+/// Everything a proof's circuit assigns.
+#[derive(Debug)]
+pub struct Layout {
+    pub range_bits: u32,
+    /// Advice values per column (dense; missing rows are zero).
+    pub adv: Vec<Vec<Fr>>,
+    /// Fixed values per column (sparse).
+    pub fixed: Vec<Vec<(u32, Fr)>>,
+    pub copies: Vec<(Loc, Loc)>,
+    /// Cells bound to the instance column, in instance order.
+    pub public: Vec<Loc>,
+    pub public_values: Vec<Fr>,
+    /// Function tables: tag and `(x, f(x))` entries.
+    pub tables: Vec<(u64, Vec<(i64, i64)>)>,
+    table_tags: HashMap<Vec<i64>, u64>,
+    main_rows: usize,
+    range_rows: usize,
+    /// Partly filled row of one-limb range checks: (row, next lane).
+    range_open: Option<(usize, usize)>,
+    fn_rows: usize,
+    consts: HashMap<i64, Loc>,
+    const_open: Option<(usize, usize)>,
+}
+
+impl Layout {
+    pub fn new(range_bits: u32) -> Self {
+        Layout {
+            range_bits,
+            adv: vec![Vec::new(); col::COUNT],
+            fixed: vec![Vec::new(); fx::COUNT],
+            copies: Vec::new(),
+            public: Vec::new(),
+            public_values: Vec::new(),
+            tables: Vec::new(),
+            table_tags: HashMap::new(),
+            main_rows: 0,
+            range_rows: 0,
+            range_open: None,
+            fn_rows: 0,
+            consts: HashMap::new(),
+            const_open: None,
+        }
+    }
+
+    /// Rows used (the circuit needs one more for the last accumulator).
+    pub fn rows(&self) -> usize {
+        (self.main_rows + 1)
+            .max(self.range_rows + 1)
+            .max(self.fn_rows)
+    }
+
+    /// Rows the lookup table needs.
+    pub fn table_rows(&self) -> usize {
+        (1usize << (self.range_bits + 1)) + self.tables.iter().map(|t| t.1.len()).sum::<usize>()
+    }
+
+    fn set(&mut self, loc: Loc, v: Fr) {
+        let c = &mut self.adv[loc.col as usize];
+        let r = loc.row as usize;
+        if c.len() <= r {
+            c.resize(r + 1, Fr::zero());
+        }
+        c[r] = v;
+    }
+
+    fn put(&mut self, col: usize, row: usize, v: i128) -> Loc {
+        let loc = Loc::new(col, row);
+        self.set(loc, fr(v));
+        loc
+    }
+
+    fn fix(&mut self, column: usize, row: usize, v: i128) {
+        if v != 0 {
+            self.fixed[column].push((row as u32, fr(v)));
+        }
+    }
+
+    fn main(&mut self, n: usize) -> usize {
+        let r = self.main_rows;
+        self.main_rows += n;
+        r
+    }
+
+    /// The cell holding constant `c` (one per distinct value).
+    pub fn const_cell(&mut self, c: i64) -> Loc {
+        if let Some(&l) = self.consts.get(&c) {
+            return l;
+        }
+        let (row, lane) = match self.const_open {
+            Some((row, lane)) if lane < LANES => (row, lane),
+            _ => {
+                let row = self.main(1);
+                self.fix(fx::S_CONST, row, 1);
+                (row, 0)
+            }
+        };
+        self.const_open = Some((row, lane + 1));
+        let loc = self.put(lane, row, c as i128);
+        self.fix(fx::K + lane, row, c as i128);
+        self.consts.insert(c, loc);
+        loc
+    }
+
+    /// Writes `x` into `(col, row)` and ties it to its source.
+    fn place(&mut self, x: Val, col: usize, row: usize) -> Loc {
+        let dst = self.put(col, row, x.v);
+        let src = match x.el {
+            El::Cell(l) => l,
+            El::Const(c) => self.const_cell(c),
+        };
+        self.copies.push((src, dst));
+        dst
+    }
+
+    /// A cell holding `x` (constants materialised).
+    pub fn cell(&mut self, x: Val) -> Loc {
+        match x.el {
+            El::Cell(l) => l,
+            El::Const(c) => self.const_cell(c),
+        }
+    }
+
+    /// Fresh cells holding `vals`, with no constraint (witness inputs).
+    pub fn store(&mut self, vals: &[i64]) -> Vec<Loc> {
+        let start = self.main(vals.len().div_ceil(LANES));
+        vals.iter()
+            .enumerate()
+            .map(|(i, &v)| self.put(i % LANES, start + i / LANES, v as i128))
+            .collect()
+    }
+
+    /// Binds a cell to the next instance row.
+    pub fn publish(&mut self, loc: Loc, v: i128) {
+        self.public.push(loc);
+        self.public_values.push(fr(v));
+    }
+
+    /// Dot products with advice operands, six pairs per row; returns the result cells.
+    pub fn dots(&mut self, items: Vec<Dot>) -> Vec<Val> {
+        let mut out = Vec::with_capacity(items.len());
+        for mut item in items {
+            if let Some(b) = item.bias.take() {
+                match b.el {
+                    El::Const(c) => item.bias = Some(Val::constant(c)),
+                    El::Cell(_) => item.terms.push((b, Val::constant(1))),
+                }
+            }
+            let kc = item.bias.map_or(0, |b| b.v);
+            let rows = item.terms.len().div_ceil(DOT_PAIRS).max(1);
+            let start = self.main(rows);
+            let mut sum = kc;
+            for r in 0..rows {
+                let row = start + r;
+                self.fix(fx::S_DOT, row, 1);
+                self.fix(fx::KCONT, row, (r > 0) as i128);
+                if r == 0 {
+                    self.fix(fx::KC, row, kc);
+                }
+                for j in 0..DOT_PAIRS {
+                    if let Some(&(a, b)) = item.terms.get(r * DOT_PAIRS + j) {
+                        self.place(a, j, row);
+                        self.place(b, DOT_PAIRS + j, row);
+                        sum += a.v * b.v;
+                    }
+                }
+                self.put(col::ACC, row + 1, sum);
+            }
+            out.push(Val::cell(Loc::new(col::ACC, start + rows), sum));
+        }
+        out
+    }
+
+    /// Dot products with fixed coefficients, twelve terms per row.
+    pub fn dotks(&mut self, items: Vec<DotK>) -> Vec<Val> {
+        let mut out = Vec::with_capacity(items.len());
+        for item in items {
+            let rows = item.terms.len().div_ceil(LANES).max(1);
+            let start = self.main(rows);
+            let mut sum = item.bias;
+            for r in 0..rows {
+                let row = start + r;
+                self.fix(fx::S_DOTK, row, 1);
+                self.fix(fx::KCONT, row, (r > 0) as i128);
+                if r == 0 {
+                    self.fix(fx::KC, row, item.bias);
+                }
+                for j in 0..LANES {
+                    if let Some(&(x, c)) = item.terms.get(r * LANES + j) {
+                        self.place(x, j, row);
+                        self.fix(fx::K + j, row, c);
+                        sum += x.v * c;
+                    }
+                }
+                self.put(col::ACC, row + 1, sum);
+            }
+            out.push(Val::cell(Loc::new(col::ACC, start + rows), sum));
+        }
+        out
+    }
+
+    /// `z = km x y + ka x + kb y + kc` for each pair, four per row.
+    pub fn elementwise(&mut self, pairs: &[(Val, Val)], k: [i128; 4]) -> Vec<Val> {
+        let [km, ka, kb, kc] = k;
+        let mut out = Vec::with_capacity(pairs.len());
+        for chunk in pairs.chunks(TRIPLES) {
+            let row = self.main(1);
+            for (c, column) in [(km, fx::KM), (ka, fx::KA), (kb, fx::KB), (kc, fx::KC)] {
+                self.fix(column, row, c);
+            }
+            self.fix(fx::S_EW, row, 1);
+            for t in 0..TRIPLES {
+                let (x, y) = chunk
+                    .get(t)
+                    .copied()
+                    .unwrap_or((Val::constant(0), Val::constant(0)));
+                let z = km * x.v * y.v + ka * x.v + kb * y.v + kc;
+                if t < chunk.len() {
+                    self.place(x, 3 * t, row);
+                    self.place(y, 3 * t + 1, row);
+                    out.push(Val::cell(self.put(3 * t + 2, row, z), z));
+                } else {
+                    self.put(3 * t + 2, row, z);
+                }
+            }
+        }
+        out
+    }
+
+    /// `q = floor((x * m + offset) / 2^shift)` per element, with the remainder range-checked.
+    pub fn scaled_div(&mut self, xs: &[(Val, i64)], offset: i128, shift: u32) -> Vec<Val> {
+        let d = 1i128 << shift;
+        let mut out = Vec::with_capacity(xs.len());
+        for chunk in xs.chunks(TRIPLES) {
+            let row = self.main(1);
+            self.fix(fx::S_DIV, row, 1);
+            self.fix(fx::KC, row, offset);
+            self.fix(fx::KD, row, d);
+            for t in 0..TRIPLES {
+                let (x, m) = chunk.get(t).copied().unwrap_or((Val::constant(0), 0));
+                let num = x.v * m as i128 + offset;
+                let (q, r) = (num.div_euclid(d), num.rem_euclid(d));
+                self.fix(fx::K + 3 * t, row, m as i128);
+                let rl = self.put(3 * t + 2, row, r);
+                if t < chunk.len() {
+                    self.place(x, 3 * t, row);
+                    let ql = self.put(3 * t + 1, row, q);
+                    self.range(Val::cell(rl, r), shift);
+                    out.push(Val::cell(ql, q));
+                } else {
+                    self.put(3 * t + 1, row, q);
+                }
+            }
+        }
+        out
+    }
+
+    /// `y = floor((a 2^(shift+1) + b) / 2b)` with `b >= 1`; `y` range-checked to `y_range`.
+    pub fn div_by(
+        &mut self,
+        pairs: &[(Val, Val)],
+        shift: u32,
+        b_max: i128,
+        y_range: (i128, i128),
+    ) -> Vec<Val> {
+        let kd = 1i128 << (shift + 1);
+        let rbits = bits_for((2 * b_max - 1).max(0) as u128);
+        let mut out = Vec::with_capacity(pairs.len());
+        for chunk in pairs.chunks(QUINTS) {
+            let row = self.main(1);
+            self.fix(fx::S_DIVD, row, 1);
+            self.fix(fx::KD, row, kd);
+            for t in 0..QUINTS {
+                let (a, b) = chunk
+                    .get(t)
+                    .copied()
+                    .unwrap_or((Val::constant(0), Val::constant(1)));
+                let num = a.v * kd + b.v;
+                let den = (2 * b.v).max(1);
+                let (y, r) = (num.div_euclid(den), num.rem_euclid(den));
+                let e = 2 * b.v - 1 - r;
+                let base = 5 * t;
+                if t < chunk.len() {
+                    self.place(a, base, row);
+                    self.place(b, base + 1, row);
+                } else {
+                    self.put(base, row, a.v);
+                    self.put(base + 1, row, b.v);
+                }
+                let yl = self.put(base + 2, row, y);
+                let rl = self.put(base + 3, row, r);
+                let el = self.put(base + 4, row, e);
+                if t < chunk.len() {
+                    self.range(Val::cell(rl, r), rbits);
+                    self.range(Val::cell(el, e), rbits);
+                    self.range_between(Val::cell(yl, y), y_range);
+                    out.push(Val::cell(yl, y));
+                }
+            }
+        }
+        out
+    }
+
+    /// `clamp(q, lo, hi)` per element; `q_range` bounds every q (sound by range inference).
+    pub fn clamp(&mut self, qs: &[Val], lo: i64, hi: i64, q_range: (i128, i128)) -> Vec<Val> {
+        let (lo, hi) = (lo as i128, hi as i128);
+        let d1_max = (lo - 1 - q_range.0)
+            .max(q_range.1 - hi - 1)
+            .max(hi - lo)
+            .max(0);
+        let (b1, b2) = (bits_for(d1_max as u128), bits_for((hi - lo).max(0) as u128));
+        let mut out = Vec::with_capacity(qs.len());
+        for chunk in qs.chunks(SEXTETS) {
+            let row = self.main(1);
+            self.fix(fx::S_CLAMP, row, 1);
+            self.fix(fx::KLO, row, lo);
+            self.fix(fx::KHI, row, hi);
+            for t in 0..SEXTETS {
+                let q = chunk.get(t).copied().unwrap_or(Val::constant(lo as i64));
+                let (bl, ab) = ((q.v < lo) as i128, (q.v > hi) as i128);
+                let mid = 1 - bl - ab;
+                let o = q.v.clamp(lo, hi);
+                let d1 = bl * (lo - 1 - q.v) + ab * (q.v - hi - 1) + mid * (q.v - lo);
+                let d2 = mid * (hi - q.v);
+                let base = 6 * t;
+                if t < chunk.len() {
+                    self.place(q, base, row);
+                } else {
+                    self.put(base, row, q.v);
+                }
+                let ol = self.put(base + 1, row, o);
+                self.put(base + 2, row, bl);
+                self.put(base + 3, row, ab);
+                let d1l = self.put(base + 4, row, d1);
+                let d2l = self.put(base + 5, row, d2);
+                if t < chunk.len() {
+                    self.range(Val::cell(d1l, d1), b1);
+                    self.range(Val::cell(d2l, d2), b2);
+                    out.push(Val::cell(ol, o));
+                }
+            }
+        }
+        out
+    }
+
+    /// Elementwise max (or min) of pairs; `bound` is the largest possible `|x - y|`.
+    pub fn max_min(&mut self, pairs: &[(Val, Val)], is_max: bool, bound: i128) -> Vec<Val> {
+        let bits = bits_for(bound.max(0) as u128);
+        let mut out = Vec::with_capacity(pairs.len());
+        for chunk in pairs.chunks(QUINTS) {
+            let row = self.main(1);
+            self.fix(if is_max { fx::S_MAX } else { fx::S_MIN }, row, 1);
+            for t in 0..QUINTS {
+                let (x, y) = chunk
+                    .get(t)
+                    .copied()
+                    .unwrap_or((Val::constant(0), Val::constant(0)));
+                let pick_x = if is_max { x.v >= y.v } else { x.v <= y.v };
+                let b = pick_x as i128;
+                let o = if pick_x { x.v } else { y.v };
+                let (hl, lh) = if is_max {
+                    (x.v - y.v, y.v - x.v)
+                } else {
+                    (y.v - x.v, x.v - y.v)
+                };
+                let d = b * hl + (1 - b) * (lh - 1);
+                let base = 5 * t;
+                if t < chunk.len() {
+                    self.place(x, base, row);
+                    self.place(y, base + 1, row);
+                } else {
+                    self.put(base, row, x.v);
+                    self.put(base + 1, row, y.v);
+                }
+                let ol = self.put(base + 2, row, o);
+                self.put(base + 3, row, b);
+                let dl = self.put(base + 4, row, d);
+                if t < chunk.len() {
+                    self.range(Val::cell(dl, d), bits);
+                    out.push(Val::cell(ol, o));
+                }
+            }
+        }
+        out
+    }
+
+    /// Proves `x` is one of the table's inputs and returns the matching output cell.
+    pub fn lookup(&mut self, tag: u64, x: Val, y: i64) -> Val {
+        let row = self.fn_rows;
+        self.fn_rows += 1;
+        self.place(x, col::FX, row);
+        let yl = self.put(col::FY, row, y as i128);
+        self.fix(fx::FT, row, tag as i128);
+        Val::cell(yl, y as i128)
+    }
+
+    /// The tag of a function table, registering it on first use.
+    pub fn table_tag(&mut self, entries: Vec<(i64, i64)>) -> u64 {
+        let key: Vec<i64> = entries.iter().flat_map(|&(x, y)| [x, y]).collect();
+        if let Some(&t) = self.table_tags.get(&key) {
+            return t;
+        }
+        let tag = crate::config::FN_TAG_BASE + self.tables.len() as u64;
+        self.table_tags.insert(key, tag);
+        self.tables.push((tag, entries));
+        tag
+    }
+
+    /// Proves `lo <= x <= hi`.
+    pub fn range_between(&mut self, x: Val, (lo, hi): (i128, i128)) {
+        let bits = bits_for((hi - lo).max(0) as u128);
+        if lo == 0 {
+            self.range(x, bits);
+        } else {
+            let shifted = self.elementwise(&[(x, Val::constant(0))], [0, 1, 0, -lo]);
+            self.range(shifted[0], bits);
+        }
+    }
+
+    /// Proves `0 <= x < 2^bits` with tagged table limbs.
+    pub fn range(&mut self, x: Val, bits: u32) {
+        let rb = self.range_bits;
+        if bits <= rb {
+            let (row, lane) = match self.range_open {
+                Some((row, lane)) if lane < RANGE_LANES => (row, lane),
+                _ => {
+                    let row = self.range_rows;
+                    self.range_rows += 1;
+                    (row, 0)
+                }
+            };
+            self.range_open = Some((row, lane + 1));
+            self.place(x, col::RL + lane, row);
+            self.fix(fx::RT + lane, row, bits as i128);
+            return;
+        }
+        let limbs = bits.div_ceil(rb) as usize;
+        let rows = limbs.div_ceil(RANGE_LANES);
+        let start = self.range_rows;
+        self.range_rows += rows;
+        // Decompose the value modulo 2^bits: an out-of-range witness yields limbs that do not
+        // recompose, so the proof fails instead of the prover panicking.
+        let mask = if bits >= 127 {
+            u128::MAX
+        } else {
+            (1u128 << bits) - 1
+        };
+        let mut rest = (x.v as u128) & mask;
+        let mut left = bits;
+        for r in 0..rows {
+            let row = start + r;
+            if r == 0 {
+                self.place(x, col::RV, row);
+            } else {
+                self.put(col::RV, row, rest as i128);
+            }
+            let chained = r + 1 < rows;
+            self.fix(if chained { fx::S_RC_CHAIN } else { fx::S_RC }, row, 1);
+            for lane in 0..RANGE_LANES {
+                let b = left.min(rb);
+                let limb = rest & ((1u128 << b) - 1);
+                rest >>= b;
+                left -= b;
+                self.put(col::RL + lane, row, limb as i128);
+                self.fix(fx::RT + lane, row, b as i128);
+            }
+        }
+    }
+}

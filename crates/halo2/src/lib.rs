@@ -1,0 +1,21 @@
+//! Vouch's halo2 backend: PLONKish proofs of quantized IR programs, KZG commitments on BN254.
+//!
+//! The flow is `lower` (IR nodes to gadget rows in a [`layout::Layout`]) then `circuit`
+//! (the layout copied into halo2 columns whose gates live in `config`), proven and verified by
+//! [`backend::Halo2Backend`]. The layout depends only on the program and visibility policy,
+//! so setup lays it out with zeros and proving with the interpreter's values.
+
+pub mod backend;
+pub mod circuit;
+pub mod config;
+pub mod error;
+pub mod field;
+pub mod layout;
+pub mod lower;
+pub mod srs;
+
+pub use backend::{
+    plan, Halo2Backend, Halo2Proof, Halo2ProvingKey, Halo2VerifyingKey, KeyInfo, Plan,
+};
+pub use error::Halo2Error;
+pub use srs::Srs;
