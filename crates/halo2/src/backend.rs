@@ -21,13 +21,15 @@ use halo2_axiom::{
 };
 use rand_core::OsRng;
 use sha2::{Digest as _, Sha256};
-use vouch_backend::{Backend, PublicTensor, Statement, Visibility, VisibilityPolicy, Witness};
+use vouch_backend::{
+    Backend, Commitment, PublicTensor, Role, Statement, Visibility, VisibilityPolicy, Witness,
+};
 use vouch_ir::{Digest, Program, TensorId, TensorKind};
 
 use crate::circuit::{VouchCircuit, DIGEST_ROWS};
 use crate::config::Shape;
 use crate::error::Halo2Error;
-use crate::lower::lay_out;
+use crate::lower::{lay_out, Blindings};
 use crate::srs::Srs;
 
 /// Largest circuit this backend builds (2^MAX_K rows).
@@ -43,8 +45,9 @@ pub struct KeyInfo {
     pub policy: VisibilityPolicy,
     pub shape: Shape,
     pub k: u32,
-    /// Public tensors in instance order, with their lengths.
-    pub public: Vec<(TensorId, usize)>,
+    /// Public tensors in instance order, with their lengths and the range every value must
+    /// lie in (the verifier checks it: the circuit does not range-check public data).
+    pub public: Vec<PublicSpec>,
     /// SHA-256 of the SRS the keys were made from.
     pub srs_digest: [u8; 32],
     pub insecure_setup: bool,
@@ -61,6 +64,15 @@ impl KeyInfo {
         h.update(vk.to_bytes(SerdeFormat::Processed));
         h.finalize().into()
     }
+}
+
+/// One public tensor of a key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PublicSpec {
+    pub tensor: TensorId,
+    pub len: usize,
+    pub lo: i64,
+    pub hi: i64,
 }
 
 pub struct Halo2ProvingKey {
@@ -117,7 +129,7 @@ pub fn plan(program: &Program, policy: VisibilityPolicy) -> Result<Plan, Halo2Er
     let zeros = zero_values(program);
     let mut best: Option<Plan> = None;
     for range_bits in (8..=16).rev() {
-        let l = lay_out(program, policy, &zeros, range_bits)?;
+        let l = lay_out(program, policy, &zeros, range_bits, &Blindings::default())?;
         let (rows, table_rows) = (l.rows(), l.table_rows());
         let need = rows.max(table_rows) + RESERVED_ROWS;
         let k = need.next_power_of_two().trailing_zeros().max(4);
@@ -144,7 +156,7 @@ pub fn plan(program: &Program, policy: VisibilityPolicy) -> Result<Plan, Halo2Er
     Ok(best)
 }
 
-fn zero_values(program: &Program) -> Vec<Vec<i64>> {
+pub(crate) fn zero_values(program: &Program) -> Vec<Vec<i64>> {
     program
         .tensors
         .iter()
@@ -153,8 +165,17 @@ fn zero_values(program: &Program) -> Vec<Vec<i64>> {
 }
 
 /// Public tensors in the order the layout binds them to the instance column.
-fn public_tensors(program: &Program, policy: VisibilityPolicy) -> Vec<(TensorId, usize)> {
+fn public_tensors(program: &Program, policy: VisibilityPolicy) -> Vec<PublicSpec> {
     let mut out = Vec::new();
+    let spec = |id: TensorId| {
+        let t = program.info(id);
+        PublicSpec {
+            tensor: id,
+            len: t.shape.iter().product(),
+            lo: t.range.lo,
+            hi: t.range.hi,
+        }
+    };
     for (i, t) in program.tensors.iter().enumerate() {
         let vis = match t.kind {
             TensorKind::Input => policy.input,
@@ -162,12 +183,12 @@ fn public_tensors(program: &Program, policy: VisibilityPolicy) -> Vec<(TensorId,
             TensorKind::Activation => continue,
         };
         if vis == Visibility::Public {
-            out.push((TensorId(i as u32), t.shape.iter().product()));
+            out.push(spec(TensorId(i as u32)));
         }
     }
     if policy.output == Visibility::Public {
         for &id in &program.outputs {
-            out.push((id, program.info(id).shape.iter().product()));
+            out.push(spec(id));
         }
     }
     out
@@ -187,7 +208,65 @@ pub fn instances(statement: &Statement) -> Vec<Fr> {
     for p in &statement.public {
         out.extend(p.values.iter().map(|&v| crate::field::fr(v as i128)));
     }
+    for c in &statement.commitments {
+        out.push(commitment_fr(&c.bytes).unwrap_or_else(Fr::zero));
+    }
     out
+}
+
+/// A commitment's field element from its 32 little-endian bytes (canonical only).
+pub fn commitment_fr(bytes: &[u8]) -> Option<Fr> {
+    let b: [u8; 32] = bytes.try_into().ok()?;
+    crate::field::from_bytes(&b)
+}
+
+/// Roles committed under a policy, in instance order.
+pub fn hashed_roles(policy: VisibilityPolicy) -> Vec<Role> {
+    let mut out = Vec::new();
+    for (role, vis) in [
+        (Role::Input, policy.input),
+        (Role::Weights, policy.weights),
+        (Role::Output, policy.output),
+    ] {
+        if vis == Visibility::Hashed {
+            out.push(role);
+        }
+    }
+    out
+}
+
+/// The commitment `prove` would publish for one role of a run, computed natively (what
+/// `vouch commit` prints before any proof exists).
+pub fn native_commitment(program: &Program, values: &[Vec<i64>], role: Role, blinding: Fr) -> Fr {
+    let ids: Vec<TensorId> = match role {
+        Role::Input => kind_ids(program, TensorKind::Input),
+        Role::Weights => kind_ids(program, TensorKind::Weight),
+        Role::Output => program.outputs.clone(),
+    };
+    let tensors: Vec<(&[i64], i64, i64)> = ids
+        .iter()
+        .map(|id| {
+            let r = program.info(*id).range;
+            let v: &[i64] = match role {
+                Role::Weights => program.weight(*id).unwrap_or(&[]),
+                _ => values.get(id.index()).map_or(&[], Vec::as_slice),
+            };
+            (v, r.lo, r.hi)
+        })
+        .collect();
+    let tag = match role {
+        Role::Input => 0,
+        Role::Weights => 1,
+        Role::Output => 2,
+    };
+    crate::poseidon::commit(tag, blinding, &tensors)
+}
+
+fn kind_ids(program: &Program, kind: TensorKind) -> Vec<TensorId> {
+    (0..program.tensors.len())
+        .filter(|&i| program.tensors[i].kind == kind)
+        .map(|i| TensorId(i as u32))
+        .collect()
 }
 
 impl Halo2Backend {
@@ -199,11 +278,17 @@ impl Halo2Backend {
         let plan = plan(program, policy)?;
         let loaded = self.srs.params(plan.k)?;
         let (params, srs_digest, insecure) = (loaded.params, loaded.digest, loaded.insecure);
+        if policy.input == Visibility::Fixed {
+            return Err(Halo2Error::Unsupported(
+                "fixed visibility for inputs (use public, private or hashed)".into(),
+            ));
+        }
         let layout = lay_out(
             program,
             policy,
             &zero_values(program),
             plan.shape.range_bits,
+            &Blindings::default(),
         )?;
         let circuit = VouchCircuit {
             layout: Arc::new(layout),
@@ -250,10 +335,39 @@ impl Backend for Halo2Backend {
         self.keygen(program, policy)
     }
 
+    /// Proves with fresh random blindings (a new commitment per proof).
     fn prove(
         &self,
         pk: &Halo2ProvingKey,
         witness: &Witness,
+    ) -> Result<(Statement, Halo2Proof), Halo2Error> {
+        let r = || <Fr as halo2_axiom::halo2curves::ff::Field>::random(OsRng);
+        let blindings = Blindings {
+            input: r(),
+            weights: r(),
+            output: r(),
+        };
+        self.prove_with(pk, witness, &blindings)
+    }
+
+    fn verify(
+        &self,
+        vk: &Halo2VerifyingKey,
+        statement: &Statement,
+        proof: &Halo2Proof,
+    ) -> Result<(), Halo2Error> {
+        self.verify_impl(vk, statement, proof)
+    }
+}
+
+impl Halo2Backend {
+    /// Proves with given blindings: a provider reuses the weights' blinding of its published
+    /// commitment so every proof shows the same model commitment.
+    pub fn prove_with(
+        &self,
+        pk: &Halo2ProvingKey,
+        witness: &Witness,
+        blindings: &Blindings,
     ) -> Result<(Statement, Halo2Proof), Halo2Error> {
         let program = pk.program.as_ref();
         if witness.values.len() != program.tensors.len() {
@@ -264,7 +378,28 @@ impl Backend for Halo2Backend {
             )));
         }
         let info = &pk.info;
-        let layout = lay_out(program, info.policy, &witness.values, info.shape.range_bits)?;
+        let layout = lay_out(
+            program,
+            info.policy,
+            &witness.values,
+            info.shape.range_bits,
+            blindings,
+        )?;
+        let commitments: Vec<Commitment> = hashed_roles(info.policy)
+            .into_iter()
+            .map(|role| {
+                let b = match role {
+                    Role::Input => blindings.input,
+                    Role::Weights => blindings.weights,
+                    Role::Output => blindings.output,
+                };
+                let c = native_commitment(program, &witness.values, role, b);
+                Commitment {
+                    role,
+                    bytes: crate::field::to_bytes(&c).to_vec(),
+                }
+            })
+            .collect();
         let statement = Statement {
             program_digest: info.program_digest,
             backend: self.name().to_string(),
@@ -273,18 +408,21 @@ impl Backend for Halo2Backend {
             public: info
                 .public
                 .iter()
-                .map(|&(id, _)| PublicTensor {
-                    tensor: id,
-                    values: witness.values[id.index()].clone(),
+                .map(|p| PublicTensor {
+                    tensor: p.tensor,
+                    values: witness.values[p.tensor.index()].clone(),
                 })
                 .collect(),
-            commitments: Vec::new(),
+            commitments,
             insecure_setup: info.insecure_setup,
         };
         let inst = instances(&statement);
         if inst[DIGEST_ROWS..] != layout.public_values[..] {
-            return Err(Halo2Error::Internal(
-                "public values of the layout and the statement differ".into(),
+            // The circuit recomputes every node from the inputs: a witness whose claimed
+            // outputs differ is not a run of this program.
+            return Err(Halo2Error::Witness(
+                "the witness's public values are not what the program computes from its inputs"
+                    .into(),
             ));
         }
         let circuit = VouchCircuit {
@@ -308,7 +446,7 @@ impl Backend for Halo2Backend {
         ))
     }
 
-    fn verify(
+    fn verify_impl(
         &self,
         vk: &Halo2VerifyingKey,
         statement: &Statement,
@@ -357,13 +495,29 @@ fn check_statement(vk: &Halo2VerifyingKey, s: &Statement) -> Result<(), Halo2Err
     if s.insecure_setup != info.insecure_setup {
         return bad("statement and key disagree about the setup being insecure".into());
     }
-    let shapes: Vec<(TensorId, usize)> = s
-        .public
-        .iter()
-        .map(|p| (p.tensor, p.values.len()))
-        .collect();
-    if shapes != info.public {
+    if s.public.len() != info.public.len() {
         return bad("public tensors of the statement differ from the key's".into());
+    }
+    for (p, spec) in s.public.iter().zip(&info.public) {
+        if p.tensor != spec.tensor || p.values.len() != spec.len {
+            return bad("public tensors of the statement differ from the key's".into());
+        }
+        if let Some(v) = p.values.iter().find(|&&v| v < spec.lo || v > spec.hi) {
+            return bad(format!(
+                "public value {v} of tensor {} is outside its range [{}, {}]",
+                spec.tensor.0, spec.lo, spec.hi
+            ));
+        }
+    }
+    let roles: Vec<Role> = s.commitments.iter().map(|c| c.role).collect();
+    if roles != hashed_roles(info.policy) {
+        return bad("commitments of the statement do not match the key's policy".into());
+    }
+    if s.commitments
+        .iter()
+        .any(|c| commitment_fr(&c.bytes).is_none())
+    {
+        return bad("a commitment is not a canonical field element".into());
     }
     Ok(())
 }

@@ -55,6 +55,8 @@ pub struct VouchConfig {
     pub khi: Column<Fixed>,
     pub sel: Selectors,
     pub rt: [Column<Fixed>; RANGE_LANES],
+    /// Per-row offset added to range-lane values before the lookup (stores of signed data).
+    pub ro: Column<Fixed>,
     pub ft: Column<Fixed>,
     pub t_tag: Column<Fixed>,
     pub t_x: Column<Fixed>,
@@ -77,6 +79,8 @@ pub struct Selectors {
     pub constant: Column<Fixed>,
     pub rc: Column<Fixed>,
     pub rc_chain: Column<Fixed>,
+    pub pos_full: Column<Fixed>,
+    pub pos_part: Column<Fixed>,
 }
 
 /// Advice column index of each named column, as the layout refers to them.
@@ -130,8 +134,11 @@ impl VouchConfig {
             constant: meta.fixed_column(),
             rc: meta.fixed_column(),
             rc_chain: meta.fixed_column(),
+            pos_full: meta.fixed_column(),
+            pos_part: meta.fixed_column(),
         };
         let rt = [(); RANGE_LANES].map(|_| meta.fixed_column());
+        let ro = meta.fixed_column();
         let ft = meta.fixed_column();
         let [t_tag, t_x, t_y] = [(); 3].map(|_| meta.fixed_column());
         let instance = meta.instance_column();
@@ -155,6 +162,7 @@ impl VouchConfig {
             khi,
             sel,
             rt,
+            ro,
             ft,
             t_tag,
             t_x,
@@ -163,6 +171,7 @@ impl VouchConfig {
             shape,
         };
         cfg.gates(meta);
+        cfg.poseidon_gates(meta);
         cfg.lookups(meta);
         cfg
     }
@@ -340,11 +349,78 @@ impl VouchConfig {
         });
     }
 
+    /// Poseidon rounds: two full rounds per row (`pos_full`, lanes s a t b) or three partial
+    /// rounds per row (`pos_part`, lanes s a t b u c); the round's output state is in lanes
+    /// 0..3 of the next row. Squares are kept in cells so every gate has degree at most 4.
+    fn poseidon_gates(&self, meta: &mut ConstraintSystem<Fr>) {
+        let mds = crate::poseidon::constants().mds;
+        let m_ = |j: usize, i: usize| Expression::Constant(mds[j][i]);
+        meta.create_gate("poseidon full rounds", |m| {
+            let s = m.query_fixed(self.sel.pos_full, Rotation::cur());
+            let v = |m: &mut halo2_axiom::plonk::VirtualCells<'_, Fr>, i: usize, r: Rotation| {
+                m.query_advice(self.v[i], r)
+            };
+            let mut out = Vec::new();
+            // (input lanes, square lanes, output lanes, constant offset, output rotation)
+            for (inp, sq, outl, k0, rot) in [
+                (0usize, 3usize, 6usize, 0usize, Rotation::cur()),
+                (6, 9, 0, 3, Rotation::next()),
+            ] {
+                let x: Vec<Expression<Fr>> = (0..3)
+                    .map(|i| {
+                        v(m, inp + i, Rotation::cur())
+                            + m.query_fixed(self.k[k0 + i], Rotation::cur())
+                    })
+                    .collect();
+                let a: Vec<Expression<Fr>> =
+                    (0..3).map(|i| v(m, sq + i, Rotation::cur())).collect();
+                for i in 0..3 {
+                    out.push(s.clone() * (a[i].clone() - x[i].clone() * x[i].clone()));
+                }
+                for j in 0..3 {
+                    let mut sum = Expression::Constant(Fr::zero());
+                    for i in 0..3 {
+                        sum = sum + m_(j, i) * a[i].clone() * a[i].clone() * x[i].clone();
+                    }
+                    out.push(s.clone() * (v(m, outl + j, rot) - sum));
+                }
+            }
+            out
+        });
+        meta.create_gate("poseidon partial rounds", |m| {
+            let s = m.query_fixed(self.sel.pos_part, Rotation::cur());
+            let mut out = Vec::new();
+            // (input lanes, square lane, output lanes, constant offset, output rotation)
+            for (inp, sq, outl, k0, rot) in [
+                (0usize, 3usize, 4usize, 0usize, Rotation::cur()),
+                (4, 7, 8, 3, Rotation::cur()),
+                (8, 11, 0, 6, Rotation::next()),
+            ] {
+                let x: Vec<Expression<Fr>> = (0..3)
+                    .map(|i| {
+                        m.query_advice(self.v[inp + i], Rotation::cur())
+                            + m.query_fixed(self.k[k0 + i], Rotation::cur())
+                    })
+                    .collect();
+                let a = m.query_advice(self.v[sq], Rotation::cur());
+                out.push(s.clone() * (a.clone() - x[0].clone() * x[0].clone()));
+                let sbox = a.clone() * a * x[0].clone();
+                for j in 0..3 {
+                    let sum =
+                        m_(j, 0) * sbox.clone() + m_(j, 1) * x[1].clone() + m_(j, 2) * x[2].clone();
+                    out.push(s.clone() * (m.query_advice(self.v[outl + j], rot) - sum));
+                }
+            }
+            out
+        });
+    }
+
     fn lookups(&self, meta: &mut ConstraintSystem<Fr>) {
         for i in 0..RANGE_LANES {
             meta.lookup_any("range", |m| {
                 let tag = m.query_fixed(self.rt[i], Rotation::cur());
-                let x = m.query_advice(self.rl[i], Rotation::cur());
+                let x = m.query_advice(self.rl[i], Rotation::cur())
+                    + m.query_fixed(self.ro, Rotation::cur());
                 vec![
                     (tag, m.query_fixed(self.t_tag, Rotation::cur())),
                     (x, m.query_fixed(self.t_x, Rotation::cur())),

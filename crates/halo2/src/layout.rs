@@ -54,6 +54,9 @@ impl Val {
     }
 }
 
+/// A cell holding a field element that is not an IR integer (packed data, hash states).
+pub type FrCell = (Loc, Fr);
+
 /// Fixed column indices of the layout (the order of [`crate::config::VouchConfig`]).
 pub mod fx {
     use super::{LANES, RANGE_LANES};
@@ -77,8 +80,11 @@ pub mod fx {
     pub const S_CONST: usize = LANES + 16;
     pub const S_RC: usize = LANES + 17;
     pub const S_RC_CHAIN: usize = LANES + 18;
-    pub const RT: usize = LANES + 19;
-    pub const FT: usize = RT + RANGE_LANES;
+    pub const S_POS_FULL: usize = LANES + 19;
+    pub const S_POS_PART: usize = LANES + 20;
+    pub const RT: usize = LANES + 21;
+    pub const RO: usize = RT + RANGE_LANES;
+    pub const FT: usize = RO + 1;
     pub const COUNT: usize = FT + 1;
 }
 
@@ -159,6 +165,18 @@ impl Layout {
             c.resize(r + 1, Fr::zero());
         }
         c[r] = v;
+    }
+
+    fn put_fr(&mut self, col: usize, row: usize, v: Fr) -> Loc {
+        let loc = Loc::new(col, row);
+        self.set(loc, v);
+        loc
+    }
+
+    fn fix_fr(&mut self, column: usize, row: usize, v: Fr) {
+        if v != Fr::zero() {
+            self.fixed[column].push((row as u32, v));
+        }
     }
 
     fn put(&mut self, col: usize, row: usize, v: i128) -> Loc {
@@ -562,5 +580,178 @@ impl Layout {
                 self.fix(fx::RT + lane, row, b as i128);
             }
         }
+    }
+
+    /// Fresh cells holding witness values proven to lie in `[lo, hi]`: stored directly in
+    /// range lanes (offset by `-lo`) when one limb suffices.
+    pub fn store_ranged(&mut self, vals: &[i64], lo: i64, hi: i64) -> Vec<Val> {
+        let bits = bits_for((hi as i128 - lo as i128).max(0) as u128);
+        if bits > self.range_bits {
+            let locs = self.store(vals);
+            return locs
+                .iter()
+                .zip(vals)
+                .map(|(&l, &v)| {
+                    let x = Val::cell(l, v as i128);
+                    self.range_between(x, (lo as i128, hi as i128));
+                    x
+                })
+                .collect();
+        }
+        let mut out = Vec::with_capacity(vals.len());
+        for chunk in vals.chunks(RANGE_LANES) {
+            let row = self.range_rows;
+            self.range_rows += 1;
+            self.fix(fx::RO, row, -(lo as i128));
+            for lane in 0..RANGE_LANES {
+                // Unused lanes hold `lo`, which the offset maps to the table's 0.
+                let v = chunk.get(lane).copied().unwrap_or(lo);
+                let loc = self.put(col::RL + lane, row, v as i128);
+                self.fix(fx::RT + lane, row, bits as i128);
+                if lane < chunk.len() {
+                    out.push(Val::cell(loc, v as i128));
+                }
+            }
+        }
+        out
+    }
+
+    /// A free witness cell holding a field element.
+    pub fn store_fr(&mut self, v: Fr) -> (Loc, Fr) {
+        let row = self.main(1);
+        (self.put_fr(0, row, v), v)
+    }
+
+    /// Packs values of one tensor into field elements (`sum (v_i - lo) 2^(bits i)`).
+    pub fn pack(&mut self, vals: &[Val], p: crate::poseidon::Packing) -> Vec<(Loc, Fr)> {
+        let mut out = Vec::new();
+        for chunk in vals.chunks(p.per_element) {
+            let coefs: Vec<Fr> = (0..chunk.len())
+                .map(|i| crate::field::pow2(p.bits * i as u32))
+                .collect();
+            let bias = -coefs.iter().fold(Fr::zero(), |a, c| a + c) * fr(p.lo as i128);
+            let rows = chunk.len().div_ceil(LANES).max(1);
+            let start = self.main(rows);
+            let mut sum = bias;
+            for r in 0..rows {
+                let row = start + r;
+                self.fix(fx::S_DOTK, row, 1);
+                self.fix(fx::KCONT, row, (r > 0) as i128);
+                if r == 0 {
+                    self.fix_fr(fx::KC, row, bias);
+                }
+                for j in 0..LANES {
+                    if let Some(&x) = chunk.get(r * LANES + j) {
+                        let c = coefs[r * LANES + j];
+                        self.place(x, j, row);
+                        self.fix_fr(fx::K + j, row, c);
+                        sum += fr(x.v) * c;
+                    }
+                }
+                self.put_fr(col::ACC, row + 1, sum);
+            }
+            out.push((Loc::new(col::ACC, start + rows), sum));
+        }
+        out
+    }
+
+    /// Copies a field cell into `(col, row)`.
+    fn place_fr(&mut self, x: (Loc, Fr), col: usize, row: usize) -> Loc {
+        let dst = self.put_fr(col, row, x.1);
+        self.copies.push((x.0, dst));
+        dst
+    }
+
+    /// The Poseidon permutation of three cells: 2 + 19 + 2 gate rows and an output row.
+    pub fn permute(&mut self, input: [(Loc, Fr); 3]) -> [(Loc, Fr); 3] {
+        use crate::poseidon::{constants, round, FULL_ROUNDS, PARTIAL_ROUNDS, ROUNDS};
+        let c = constants();
+        let rows = FULL_ROUNDS / 2 + PARTIAL_ROUNDS / 3 + 1;
+        let start = self.main(rows);
+        for (i, x) in input.iter().enumerate() {
+            self.place_fr(*x, i, start);
+        }
+        let mut state = [input[0].1, input[1].1, input[2].1];
+        let mut r = 0;
+        let mut row = start;
+        while r < ROUNDS {
+            let full = crate::poseidon::is_full(r);
+            let (per_row, width, sq_lanes) = if full { (2, 6, 3) } else { (3, 4, 1) };
+            self.fix(if full { fx::S_POS_FULL } else { fx::S_POS_PART }, row, 1);
+            for h in 0..per_row {
+                let base = h * width;
+                for i in 0..3 {
+                    self.fix_fr(fx::K + 3 * h + i, row, c.rc[r][i]);
+                }
+                for (i, s) in state.iter().enumerate().take(sq_lanes) {
+                    let x = *s + c.rc[r][i];
+                    self.put_fr(base + 3 + i, row, x.square());
+                }
+                state = round(&state, r);
+                r += 1;
+                let (orow, obase) = if h + 1 == per_row {
+                    (row + 1, 0)
+                } else {
+                    (row, base + width)
+                };
+                for (i, v) in state.iter().enumerate() {
+                    self.put_fr(obase + i, orow, *v);
+                }
+            }
+            row += 1;
+        }
+        debug_assert_eq!(row, start + rows - 1);
+        [0, 1, 2].map(|i| (Loc::new(i, row), state[i]))
+    }
+
+    /// `a + b` for field cells, through one elementwise row (up to four sums).
+    pub fn add_fr(&mut self, pairs: &[(FrCell, FrCell)]) -> Vec<FrCell> {
+        let row = self.main(1);
+        self.fix(fx::S_EW, row, 1);
+        self.fix(fx::KA, row, 1);
+        self.fix(fx::KB, row, 1);
+        pairs
+            .iter()
+            .enumerate()
+            .map(|(t, &(a, b))| {
+                self.place_fr(a, 3 * t, row);
+                self.place_fr(b, 3 * t + 1, row);
+                (self.put_fr(3 * t + 2, row, a.1 + b.1), a.1 + b.1)
+            })
+            .collect()
+    }
+
+    /// The commitment sponge over `[blinding, packed...]`, as in [`crate::poseidon::sponge`].
+    pub fn sponge(&mut self, role: u8, blinding: (Loc, Fr), packed: &[(Loc, Fr)]) -> (Loc, Fr) {
+        let tag = crate::poseidon::domain_tag(role) as i64;
+        let tag_cell = self.const_cell(tag);
+        let zero = (self.const_cell(0), Fr::zero());
+        let msg: Vec<(Loc, Fr)> = std::iter::once(blinding)
+            .chain(packed.iter().copied())
+            .collect();
+        let mut state: Option<[(Loc, Fr); 3]> = None;
+        for pair in msg.chunks(2) {
+            let m1 = pair.get(1).copied().unwrap_or(zero);
+            let input = match state {
+                // The first absorption adds to zeros: the message cells are the state.
+                None => [
+                    pair[0],
+                    m1,
+                    (tag_cell, Fr::from(crate::poseidon::domain_tag(role))),
+                ],
+                Some(s) => {
+                    let sums = self.add_fr(&[(s[0], pair[0]), (s[1], m1)]);
+                    [sums[0], sums[1], s[2]]
+                }
+            };
+            state = Some(self.permute(input));
+        }
+        state.map_or(zero, |s| s[0])
+    }
+
+    /// Binds a field cell to the next instance row.
+    pub fn publish_fr(&mut self, loc: Loc, v: Fr) {
+        self.public.push(loc);
+        self.public_values.push(v);
     }
 }

@@ -10,12 +10,16 @@ pub mod circuit;
 pub mod config;
 pub mod error;
 pub mod field;
+pub mod keys;
 pub mod layout;
 pub mod lower;
+pub mod poseidon;
 pub mod srs;
 
 pub use backend::{
-    plan, Halo2Backend, Halo2Proof, Halo2ProvingKey, Halo2VerifyingKey, KeyInfo, Plan,
+    native_commitment, plan, Halo2Backend, Halo2Proof, Halo2ProvingKey, Halo2VerifyingKey, KeyInfo,
+    Plan, PublicSpec,
 };
 pub use error::Halo2Error;
+pub use lower::Blindings;
 pub use srs::Srs;

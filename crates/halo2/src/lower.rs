@@ -2,7 +2,8 @@
 //! `vouch_ir::interp` computes it; wiring ops (reshape, transpose, slice, concat, pad, gather,
 //! where) cost nothing but copy constraints.
 
-use vouch_backend::{Visibility, VisibilityPolicy};
+use halo2_axiom::halo2curves::bn256::Fr;
+use vouch_backend::{Role, Visibility, VisibilityPolicy};
 use vouch_ir::{
     interp::eval_node, BinaryKind, Node, Op, Program, Range, ReduceKind, TensorInfo, TensorKind,
     Window,
@@ -10,6 +11,19 @@ use vouch_ir::{
 
 use crate::error::Halo2Error;
 use crate::layout::{Dot, DotK, El, Layout, Val};
+use crate::poseidon::Packing;
+
+/// Blinding elements of the hiding commitments (zeros at setup).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Blindings {
+    pub input: Fr,
+    pub weights: Fr,
+    pub output: Fr,
+}
+
+/// Role bytes of commitments, in the order their values follow the public tensors in the
+/// instance column.
+pub const COMMIT_ROLES: [(Role, u8); 3] = [(Role::Input, 0), (Role::Weights, 1), (Role::Output, 2)];
 
 /// Lays out `program` with the given values of every tensor (zeros at setup).
 pub fn lay_out(
@@ -17,6 +31,7 @@ pub fn lay_out(
     policy: VisibilityPolicy,
     values: &[Vec<i64>],
     range_bits: u32,
+    blindings: &Blindings,
 ) -> Result<Layout, Halo2Error> {
     let mut l = Layout::new(range_bits);
     let mut t: Vec<Option<Vec<Val>>> = vec![None; program.tensors.len()];
@@ -28,35 +43,40 @@ pub fn lay_out(
                 Halo2Error::Witness(format!("no values for tensor {}", program.tensors[id].name))
             })
     };
+    // Tensors under each hashed role, for the commitments: (cells, range).
+    let mut hashed: [Vec<(Vec<Val>, Range)>; 3] = Default::default();
     for (i, info) in program.tensors.iter().enumerate() {
-        let vis = match info.kind {
-            TensorKind::Input => policy.input,
-            TensorKind::Weight => policy.weights,
+        let (vis, role) = match info.kind {
+            TensorKind::Input => (policy.input, 0),
+            TensorKind::Weight => (policy.weights, 1),
             TensorKind::Activation => continue,
         };
         let vals = match info.kind {
             TensorKind::Weight => program.weights[i].clone().unwrap_or_default(),
             _ => value(i)?.clone(),
         };
+        let r = info.range;
         t[i] = Some(match vis {
             Visibility::Fixed => vals.iter().map(|&c| Val::constant(c)).collect(),
-            Visibility::Public | Visibility::Private => {
+            Visibility::Public => {
+                // The verifier checks public values against the declared ranges itself.
                 let locs = l.store(&vals);
-                if vis == Visibility::Public {
-                    for (&loc, &v) in locs.iter().zip(&vals) {
-                        l.publish(loc, v as i128);
-                    }
+                for (&loc, &v) in locs.iter().zip(&vals) {
+                    l.publish(loc, v as i128);
                 }
                 locs.iter()
                     .zip(&vals)
                     .map(|(&loc, &v)| Val::cell(loc, v as i128))
                     .collect()
             }
-            Visibility::Hashed => {
-                return Err(Halo2Error::Unsupported(format!(
-                    "hashed visibility for {} (not implemented yet)",
-                    info.name
-                )))
+            Visibility::Private | Visibility::Hashed => {
+                // Witness data: every value is proven inside its declared range, which is what
+                // range inference (and the packing of commitments) rely on.
+                let cells = l.store_ranged(&vals, r.lo, r.hi);
+                if vis == Visibility::Hashed {
+                    hashed[role].push((cells.clone(), r));
+                }
+                cells
             }
         });
     }
@@ -80,21 +100,43 @@ pub fn lay_out(
         }
         t[node.output.index()] = Some(out);
     }
-    if policy.output == Visibility::Hashed {
-        return Err(Halo2Error::Unsupported(
-            "hashed outputs (not implemented yet)".into(),
-        ));
-    }
-    if policy.output == Visibility::Public {
-        for id in &program.outputs {
-            let vals = t[id.index()].clone().ok_or_else(|| {
-                Halo2Error::Internal(format!("output {} is never computed", id.0))
-            })?;
-            for v in vals {
-                let loc = l.cell(v);
-                l.publish(loc, v.v);
+    for id in &program.outputs {
+        let vals = t[id.index()]
+            .clone()
+            .ok_or_else(|| Halo2Error::Internal(format!("output {} is never computed", id.0)))?;
+        match policy.output {
+            Visibility::Public => {
+                for v in vals {
+                    let loc = l.cell(v);
+                    l.publish(loc, v.v);
+                }
+            }
+            // Outputs are determined by the inputs and lie in their inferred ranges.
+            Visibility::Hashed => hashed[2].push((vals, program.info(*id).range)),
+            Visibility::Private => {}
+            Visibility::Fixed => {
+                return Err(Halo2Error::Unsupported(
+                    "fixed visibility for outputs (use public)".into(),
+                ))
             }
         }
+    }
+    for (role, group) in hashed.iter().enumerate() {
+        if group.is_empty() {
+            continue;
+        }
+        let blinding = match role {
+            0 => blindings.input,
+            1 => blindings.weights,
+            _ => blindings.output,
+        };
+        let r = l.store_fr(blinding);
+        let mut packed = Vec::new();
+        for (cells, range) in group {
+            packed.extend(l.pack(cells, Packing::new(range.lo, range.hi)));
+        }
+        let (loc, v) = l.sponge(role as u8, r, &packed);
+        l.publish_fr(loc, v);
     }
     Ok(l)
 }

@@ -10,7 +10,7 @@ use vouch_backend::conformance::op_cases;
 use vouch_backend::{Backend, Visibility, VisibilityPolicy, Witness};
 use vouch_halo2::circuit::{VouchCircuit, DIGEST_ROWS};
 use vouch_halo2::lower::lay_out;
-use vouch_halo2::{plan, Halo2Backend, Srs};
+use vouch_halo2::{plan, Blindings, Halo2Backend, Srs};
 use vouch_ir::interp;
 
 fn public_all() -> VisibilityPolicy {
@@ -36,7 +36,14 @@ fn every_op_satisfies_the_mock_prover() {
             let trace = interp::run(&case.program, &case.inputs).unwrap();
             let w: Witness = trace.into();
             let p = plan(&case.program, policy).unwrap();
-            let layout = lay_out(&case.program, policy, &w.values, p.shape.range_bits).unwrap();
+            let layout = lay_out(
+                &case.program,
+                policy,
+                &w.values,
+                p.shape.range_bits,
+                &Blindings::default(),
+            )
+            .unwrap();
             let mut inst = vec![halo2_axiom::halo2curves::bn256::Fr::zero(); DIGEST_ROWS];
             inst.extend(layout.public_values.iter().copied());
             let circuit = VouchCircuit {
@@ -77,7 +84,14 @@ fn a_changed_advice_value_fails_the_mock_prover_in_every_case() {
         let policy = public_all();
         let w: Witness = interp::run(&case.program, &case.inputs).unwrap().into();
         let p = plan(&case.program, policy).unwrap();
-        let honest = lay_out(&case.program, policy, &w.values, p.shape.range_bits).unwrap();
+        let honest = lay_out(
+            &case.program,
+            policy,
+            &w.values,
+            p.shape.range_bits,
+            &Blindings::default(),
+        )
+        .unwrap();
         let mut inst = vec![Fr::zero(); DIGEST_ROWS];
         inst.extend(honest.public_values.iter().copied());
         // Change every 3rd assigned (non-zero) advice cell in turn, one at a time.
@@ -94,7 +108,14 @@ fn a_changed_advice_value_fails_the_mock_prover_in_every_case() {
             .collect();
         let mut caught = 0;
         for &(c, r) in &cells {
-            let mut layout = lay_out(&case.program, policy, &w.values, p.shape.range_bits).unwrap();
+            let mut layout = lay_out(
+                &case.program,
+                policy,
+                &w.values,
+                p.shape.range_bits,
+                &Blindings::default(),
+            )
+            .unwrap();
             layout.adv[c][r] += Fr::one();
             let circuit = VouchCircuit {
                 layout: Arc::new(layout),
@@ -113,5 +134,60 @@ fn a_changed_advice_value_fails_the_mock_prover_in_every_case() {
             "{}: a changed cell was accepted",
             case.name
         );
+    }
+}
+
+#[test]
+fn poseidon_matches_the_reference_implementation() {
+    use halo2_axiom::halo2curves::bn256::Fr;
+    use poseidon_primitives::poseidon::primitives::{ConstantLength, Hash};
+    use vouch_halo2::poseidon::{permute, VouchPoseidon};
+    let state = [Fr::from(1), Fr::from(2), Fr::from(3)];
+    let mut want = state;
+    Hash::<Fr, VouchPoseidon, ConstantLength<2>, 3, 2>::init().permute(&mut want);
+    assert_eq!(permute(&state), want);
+    assert_ne!(permute(&state), state);
+}
+
+#[test]
+fn hashed_policies_prove_and_bind_the_commitment() {
+    use vouch_backend::Role;
+    let backend = Halo2Backend {
+        srs: Srs::InsecureDev,
+    };
+    // A small model with weights and a bias: the provider and client presets.
+    let case = op_cases()
+        .into_iter()
+        .find(|c| c.name.starts_with("MatMul/weights"))
+        .unwrap();
+    let w: Witness = interp::run(&case.program, &case.inputs).unwrap().into();
+    for policy in [VisibilityPolicy::provider(), VisibilityPolicy::client()] {
+        let (pk, vk) = backend.setup(&case.program, policy).unwrap();
+        let blindings = Blindings {
+            input: 11u64.into(),
+            weights: 22u64.into(),
+            output: 33u64.into(),
+        };
+        let (st, proof) = backend.prove_with(&pk, &w, &blindings).unwrap();
+        backend.verify(&vk, &st, &proof).unwrap();
+        let role = if policy.weights == Visibility::Hashed {
+            Role::Weights
+        } else {
+            Role::Input
+        };
+        let c = st.commitments.iter().find(|c| c.role == role).unwrap();
+        let b = if role == Role::Weights {
+            blindings.weights
+        } else {
+            blindings.input
+        };
+        let native = vouch_halo2::native_commitment(&case.program, &w.values, role, b);
+        assert_eq!(c.bytes, vouch_halo2::field::to_bytes(&native).to_vec());
+        // Another blinding gives another commitment; a changed commitment is rejected.
+        let (st2, _) = backend.prove_with(&pk, &w, &Blindings::default()).unwrap();
+        assert_ne!(st2.commitments, st.commitments);
+        let mut forged = st.clone();
+        forged.commitments[0].bytes = st2.commitments[0].bytes.clone();
+        assert!(backend.verify(&vk, &forged, &proof).is_err());
     }
 }

@@ -29,5 +29,6 @@ pub mod npy;
 
 pub use error::VouchError;
 pub use vouch_backend as backend;
+pub use vouch_halo2 as halo2;
 pub use vouch_ir as ir;
 pub use vouch_onnx as onnx;

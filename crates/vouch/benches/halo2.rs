@@ -1,0 +1,153 @@
+//! halo2 proving benchmark: compiles generated test models (8-bit), proves one inference with
+//! KZG on BN254 and prints one table row per (model, visibility policy): circuit size, setup,
+//! prove and verify times, proof size and peak RSS. Each row runs in its own child process so
+//! the RSS is its own. Uses a locally generated (insecure) SRS.
+//!
+//!     VOUCH_MODELS=/path/to/models cargo bench -p vouch --bench halo2 [-- NAME_FILTER]
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use vouch::backend::{Backend, Visibility, VisibilityPolicy, Witness};
+use vouch::halo2::{plan, Halo2Backend, Srs};
+use vouch::ir::interp;
+use vouch::model::{compile, program_samples, quantize_inputs, CompileOptions};
+use vouch::npy;
+
+const DEFAULT_MODELS: &[&str] = &["digits_mlp", "mnist_mlp", "digits_cnn", "lenet5_mnist"];
+
+fn policies() -> Vec<(&'static str, VisibilityPolicy)> {
+    vec![
+        (
+            "weights fixed",
+            VisibilityPolicy {
+                input: Visibility::Public,
+                weights: Visibility::Fixed,
+                output: Visibility::Public,
+            },
+        ),
+        ("provider", VisibilityPolicy::provider()),
+        ("client", VisibilityPolicy::client()),
+    ]
+}
+
+fn main() {
+    let dir = PathBuf::from(std::env::var("VOUCH_MODELS").unwrap_or_else(|_| {
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../../../models/out").to_string()
+    }));
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(i) = args.iter().position(|a| a == "--one") {
+        let (name, label) = (&args[i + 1], &args[i + 2]);
+        one(&dir, name, label);
+        return;
+    }
+    let filter: Vec<String> = args
+        .iter()
+        .filter(|a| !a.starts_with('-'))
+        .cloned()
+        .collect();
+    let names: Vec<String> = if filter.is_empty() {
+        DEFAULT_MODELS.iter().map(|s| s.to_string()).collect()
+    } else {
+        filter
+    };
+    println!(
+        "| model | policy | k | rows | setup s | prove s | verify ms | proof B | peak RSS MB |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
+    let exe = std::env::current_exe().expect("bench executable");
+    for name in &names {
+        for (label, _) in policies() {
+            let out = std::process::Command::new(&exe)
+                .args(["--one", name, label])
+                .env("VOUCH_MODELS", &dir)
+                .output()
+                .expect("child run");
+            print!("{}", String::from_utf8_lossy(&out.stdout));
+            if !out.status.success() {
+                let err = String::from_utf8_lossy(&out.stderr);
+                println!(
+                    "| {name} | {label} | failed: {} |",
+                    err.lines().last().unwrap_or("")
+                );
+            }
+        }
+    }
+}
+
+fn one(dir: &std::path::Path, name: &str, label: &str) {
+    let policy = policies()
+        .into_iter()
+        .find(|(l, _)| *l == label)
+        .map(|p| p.1)
+        .expect("known policy");
+    let model = dir.join("models").join(format!("{name}.onnx"));
+    // Trained models calibrate on their own held-out data; random ones on the reference input.
+    let data = if name.contains("digits") {
+        dir.join("data/digits8x8_test_x.npy")
+    } else if name.contains("mnist") {
+        dir.join("data/mnist5k_test_x.npy")
+    } else {
+        std::fs::read_dir(dir.join("ref"))
+            .expect("ref dir")
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .find(|p| {
+                p.file_name()
+                    .and_then(|f| f.to_str())
+                    .is_some_and(|f| f.starts_with(&format!("{name}.in.")) && f.ends_with(".npy"))
+            })
+            .expect("reference input")
+    };
+    let opts = CompileOptions {
+        calibration: Some(data.clone()),
+        max_calibration_samples: 64,
+        ..CompileOptions::default()
+    };
+    let pkg = compile(&model, &opts).expect("compile").package;
+    let sample = program_samples(&pkg.program, &npy::read(&data).expect("data"), "data")
+        .expect("samples")
+        .remove(0);
+    let inputs = quantize_inputs(&pkg.program, &sample).expect("quantize");
+    let w: Witness = interp::run(&pkg.program, &inputs).expect("run").into();
+    let p = match plan(&pkg.program, policy) {
+        Ok(p) => p,
+        Err(e) => {
+            println!("| {name} | {label} | unsupported: {e} |");
+            return;
+        }
+    };
+    let backend = Halo2Backend {
+        srs: Srs::InsecureDev,
+    };
+    // Parameter generation is a ceremony's job: keep it out of the setup time.
+    backend.srs.params(p.k).expect("params");
+    let t0 = Instant::now();
+    let (pk, vk) = backend.setup(&pkg.program, policy).expect("setup");
+    let setup_s = t0.elapsed().as_secs_f64();
+    let t0 = Instant::now();
+    let (st, proof) = backend.prove(&pk, &w).expect("prove");
+    let prove_s = t0.elapsed().as_secs_f64();
+    let t0 = Instant::now();
+    backend.verify(&vk, &st, &proof).expect("verify");
+    let verify_ms = t0.elapsed().as_secs_f64() * 1e3;
+    println!(
+        "| {name} | {label} | {} | {} | {setup_s:.2} | {prove_s:.2} | {verify_ms:.1} | {} | {:.0} |",
+        p.k,
+        p.rows.max(p.table_rows),
+        proof.bytes.len(),
+        peak_rss_mb()
+    );
+}
+
+/// Peak resident set size of this process so far (Linux), in MB.
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
