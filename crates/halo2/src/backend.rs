@@ -14,9 +14,7 @@ use halo2_axiom::{
             strategy::SingleStrategy,
         },
     },
-    transcript::{
-        Blake2bRead, Blake2bWrite, Challenge255, TranscriptReadBuffer, TranscriptWriterBuffer,
-    },
+    transcript::{Blake2bWrite, Challenge255, TranscriptWriterBuffer},
     SerdeFormat,
 };
 use rand_core::OsRng;
@@ -425,9 +423,22 @@ impl Halo2Backend {
                     .into(),
             ));
         }
+        let proof = Self::prove_layout(pk, layout, &statement)?;
+        Ok((statement, proof))
+    }
+
+    /// Proves whatever `layout` assigns, against `statement`'s instance column. Honest callers
+    /// go through [`Halo2Backend::prove_with`]; soundness tests use this to play a cheating
+    /// prover that edits cells, and the verifier must reject the result.
+    pub fn prove_layout(
+        pk: &Halo2ProvingKey,
+        layout: crate::layout::Layout,
+        statement: &Statement,
+    ) -> Result<Halo2Proof, Halo2Error> {
+        let inst = instances(statement);
         let circuit = VouchCircuit {
             layout: Arc::new(layout),
-            shape: info.shape,
+            shape: pk.info.shape,
         };
         let mut transcript = Blake2bWrite::<_, G1Affine, Challenge255<_>>::init(Vec::new());
         create_proof::<KZGCommitmentScheme<Bn256>, ProverSHPLONK<'_, Bn256>, _, _, _, _>(
@@ -438,12 +449,9 @@ impl Halo2Backend {
             OsRng,
             &mut transcript,
         )?;
-        Ok((
-            statement,
-            Halo2Proof {
-                bytes: transcript.finalize(),
-            },
-        ))
+        Ok(Halo2Proof {
+            bytes: transcript.finalize(),
+        })
     }
 
     fn verify_impl(
@@ -455,7 +463,7 @@ impl Halo2Backend {
         check_statement(vk, statement)?;
         let inst = instances(statement);
         let mut cursor = Cursor::new(proof.bytes.as_slice());
-        let mut transcript = Blake2bRead::<_, G1Affine, Challenge255<_>>::init(&mut cursor);
+        let mut transcript = crate::transcript::CanonicalRead::new(&mut cursor);
         let strategy = SingleStrategy::new(vk.params.as_ref());
         let verifier_params = vk.params.verifier_params();
         verify_proof::<KZGCommitmentScheme<Bn256>, VerifierSHPLONK<'_, Bn256>, _, _, _>(

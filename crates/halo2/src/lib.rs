@@ -15,6 +15,7 @@ pub mod layout;
 pub mod lower;
 pub mod poseidon;
 pub mod srs;
+pub mod transcript;
 
 pub use backend::{
     native_commitment, plan, Halo2Backend, Halo2Proof, Halo2ProvingKey, Halo2VerifyingKey, KeyInfo,

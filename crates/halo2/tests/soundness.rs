@@ -1,0 +1,258 @@
+//! Soundness of the halo2 backend against a cheating prover or a tampered statement: every
+//! check here is made by the verifier (real KZG proofs), not by a witness check.
+#![allow(clippy::unwrap_used)]
+
+use halo2_axiom::halo2curves::bn256::Fr;
+use vouch_backend::conformance::op_cases;
+use vouch_backend::{Backend, Statement, Visibility, VisibilityPolicy, Witness};
+use vouch_halo2::config::col;
+use vouch_halo2::lower::lay_out;
+use vouch_halo2::{Blindings, Halo2Backend, Halo2Proof, Srs};
+use vouch_ir::{interp, Program};
+
+fn backend() -> Halo2Backend {
+    Halo2Backend {
+        srs: Srs::InsecureDev,
+    }
+}
+
+fn public_fixed() -> VisibilityPolicy {
+    VisibilityPolicy {
+        input: Visibility::Public,
+        weights: Visibility::Fixed,
+        output: Visibility::Public,
+    }
+}
+
+fn case(prefix: &str) -> (Program, Witness) {
+    let c = op_cases()
+        .into_iter()
+        .find(|c| c.name.starts_with(prefix))
+        .unwrap();
+    let w: Witness = interp::run(&c.program, &c.inputs).unwrap().into();
+    (c.program, w)
+}
+
+/// A tiny model with a matmul, a requantization and a lookup.
+fn mlp() -> (Program, Witness) {
+    use vouch_ir::{LookupTable, Op, ProgramBuilder, Range, TableFn, Tensor};
+    let mut b = ProgramBuilder::new();
+    let x = b
+        .input("x", vec![1, 6], Range::new(-128, 127), None)
+        .unwrap();
+    let w = b
+        .weight(
+            "w",
+            vec![6, 4],
+            (0..24).map(|i| (i * 37 % 255) - 127).collect(),
+            None,
+        )
+        .unwrap();
+    let bias = b
+        .weight("b", vec![4], vec![100, -200, 300, -400], None)
+        .unwrap();
+    let h = b.node("mm", Op::MatMul, &[x, w, bias], None).unwrap();
+    let rq = Op::Requant {
+        mults: vec![20000],
+        axis: None,
+        shift: 22,
+        lo: -64,
+        hi: 63,
+    };
+    let q = b.node("rq", rq, &[h], None).unwrap();
+    let t = LookupTable::generate(
+        TableFn::Tanh,
+        Range::new(-64, 63),
+        1.0 / 16.0,
+        1.0 / 127.0,
+        Range::new(-127, 127),
+    );
+    let y = b.node("tanh", Op::Lookup(t), &[q], None).unwrap();
+    b.output(y);
+    let p = b.finish().unwrap();
+    let input = Tensor::new(vec![1, 6], vec![-128, 127, 5, -77, 90, 3]).unwrap();
+    let wit: Witness = interp::run(&p, &[input]).unwrap().into();
+    (p, wit)
+}
+
+#[test]
+fn single_byte_flips_anywhere_in_the_proof_are_rejected() {
+    let (p, w) = mlp();
+    let be = backend();
+    let (pk, vk) = be.setup(&p, public_fixed()).unwrap();
+    let (st, proof) = be.prove(&pk, &w).unwrap();
+    be.verify(&vk, &st, &proof).unwrap();
+    let n = proof.bytes.len();
+    let positions: Vec<usize> = if n <= 400 {
+        (0..n).collect()
+    } else {
+        (0..400).map(|i| i * n / 400).collect()
+    };
+    assert!(positions.len() >= 200);
+    for &i in &positions {
+        for bit in [0x01u8, 0x80] {
+            let mut bad = proof.clone();
+            bad.bytes[i] ^= bit;
+            assert!(
+                be.verify(&vk, &st, &bad).is_err(),
+                "flip of bit {bit:#x} at byte {i} of {n} accepted"
+            );
+        }
+    }
+    let mut longer = proof.clone();
+    longer.bytes.push(0);
+    assert!(be.verify(&vk, &st, &longer).is_err());
+    let shorter = Halo2Proof {
+        bytes: proof.bytes[..n - 1].to_vec(),
+    };
+    assert!(be.verify(&vk, &st, &shorter).is_err());
+    assert!(be.verify(&vk, &st, &Halo2Proof { bytes: vec![] }).is_err());
+}
+
+#[test]
+fn tampered_statements_are_rejected() {
+    let (p, w) = mlp();
+    let be = backend();
+    let (pk, vk) = be.setup(&p, public_fixed()).unwrap();
+    let (st, proof) = be.prove(&pk, &w).unwrap();
+    let check = |f: &dyn Fn(&mut Statement), what: &str| {
+        let mut s = st.clone();
+        f(&mut s);
+        assert!(be.verify(&vk, &s, &proof).is_err(), "{what} accepted");
+    };
+    check(&|s| s.public[1].values[0] += 1, "changed public output");
+    check(&|s| s.public[0].values[2] += 1, "changed public input");
+    check(
+        &|s| s.public[0].values[2] = 1000,
+        "out-of-range public input",
+    );
+    check(&|s| s.program_digest.0[0] ^= 1, "other model digest");
+    check(&|s| s.params_digest[5] ^= 1, "other parameters digest");
+    check(&|s| s.insecure_setup = false, "setup claimed secure");
+    check(&|s| s.public.swap(0, 1), "reordered public tensors");
+    check(&|s| s.backend = "gkr".into(), "other backend");
+}
+
+#[test]
+fn another_models_key_is_rejected() {
+    let (p, w) = mlp();
+    let (p2, w2) = case("MatMul/weights");
+    let be = backend();
+    let (pk, _) = be.setup(&p, public_fixed()).unwrap();
+    let (_, vk2) = be.setup(&p2, public_fixed()).unwrap();
+    let (st, proof) = be.prove(&pk, &w).unwrap();
+    assert!(be.verify(&vk2, &st, &proof).is_err());
+    // Same program shape, other fixed weights: the key differs and the proof does not carry.
+    let mut p3 = p.clone();
+    let wid = p3.tensors.iter().position(|t| t.name == "w").unwrap();
+    p3.weights[wid].as_mut().unwrap()[0] += 1;
+    let (_, vk3) = be.setup(&p3, public_fixed()).unwrap();
+    let mut st3 = st.clone();
+    st3.program_digest = p3.digest();
+    st3.params_digest = vk3.info.params_digest(&vk3.vk);
+    assert!(be.verify(&vk3, &st3, &proof).is_err());
+    let _ = w2;
+}
+
+#[test]
+fn proving_other_weights_under_a_published_commitment_is_rejected() {
+    let (p, w) = mlp();
+    let be = backend();
+    let policy = VisibilityPolicy::provider();
+    let (pk, vk) = be.setup(&p, policy).unwrap();
+    let blind = Blindings {
+        weights: Fr::from(123456789u64),
+        ..Blindings::default()
+    };
+    let (st, proof) = be.prove_with(&pk, &w, &blind).unwrap();
+    be.verify(&vk, &st, &proof).unwrap();
+    let published = st.commitments[0].clone();
+
+    // The cheater swaps in different weights (same shapes, so the same verifying key).
+    let mut cheap = p.clone();
+    let wid = cheap.tensors.iter().position(|t| t.name == "w").unwrap();
+    for v in cheap.weights[wid].as_mut().unwrap().iter_mut() {
+        *v /= 2;
+    }
+    let mut cheat_pk = vk.proving_key(&p).unwrap();
+    cheat_pk.program = std::sync::Arc::new(cheap.clone());
+    let input = vouch_ir::Tensor::new(vec![1, 6], w.values[0].clone()).unwrap();
+    let cw: Witness = interp::run(&cheap, &[input]).unwrap().into();
+    let (mut cst, cproof) = be.prove_with(&cheat_pk, &cw, &blind).unwrap();
+    // Its proof verifies only under a different commitment...
+    be.verify(&vk, &cst, &cproof).unwrap();
+    assert_ne!(cst.commitments[0], published);
+    // ...and claiming the published one is rejected.
+    cst.commitments[0] = published;
+    assert!(be.verify(&vk, &cst, &cproof).is_err());
+}
+
+/// Proves an edited layout as a cheating prover would and expects the verifier to refuse.
+fn cheat(p: &Program, w: &Witness, edit: impl Fn(&mut vouch_halo2::layout::Layout)) {
+    let be = backend();
+    let (pk, vk) = be.setup(p, public_fixed()).unwrap();
+    let (st, _) = be.prove(&pk, w).unwrap();
+    let mut layout = lay_out(
+        p,
+        public_fixed(),
+        &w.values,
+        pk.info.shape.range_bits,
+        &Blindings::default(),
+    )
+    .unwrap();
+    edit(&mut layout);
+    // halo2 may also refuse to prove at all; either way nothing is accepted.
+    if let Ok(proof) = Halo2Backend::prove_layout(&pk, layout, &st) {
+        assert!(
+            be.verify(&vk, &st, &proof).is_err(),
+            "cheating proof accepted"
+        );
+    }
+}
+
+#[test]
+fn forged_matmul_result_is_rejected_by_the_verifier() {
+    let (p, w) = mlp();
+    cheat(&p, &w, |l| {
+        // The first dot product's result in the accumulator column, and every copy of it.
+        let acc = &mut l.adv[col::ACC];
+        let row = acc.iter().position(|v| *v != Fr::zero()).unwrap();
+        let old = acc[row];
+        for c in l.adv.iter_mut() {
+            for v in c.iter_mut() {
+                if *v == old {
+                    *v += Fr::one();
+                }
+            }
+        }
+    });
+}
+
+#[test]
+fn wrong_requant_remainder_is_rejected_by_the_verifier() {
+    let (p, w) = mlp();
+    // q + 1 with r - 2^shift keeps `x m + h = q 2^s + r` true: only the range check catches it.
+    cheat(&p, &w, |l| {
+        let two_s = Fr::from(1u64 << 22);
+        let (row, lane) = find_division(l);
+        l.adv[lane + 1][row] += Fr::one();
+        l.adv[lane + 2][row] -= two_s;
+    });
+}
+
+#[test]
+fn out_of_table_lookup_is_rejected_by_the_verifier() {
+    let (p, w) = mlp();
+    cheat(&p, &w, |l| {
+        let fy = &mut l.adv[col::FY];
+        let row = fy.iter().position(|v| *v != Fr::zero()).unwrap();
+        fy[row] += Fr::from(3);
+    });
+}
+
+/// Row and first lane of the first requantization triple (x, q, r).
+fn find_division(l: &vouch_halo2::layout::Layout) -> (usize, usize) {
+    let column = vouch_halo2::layout::fx::S_DIV;
+    let row = l.fixed[column].first().unwrap().0 as usize;
+    (row, 0)
+}
