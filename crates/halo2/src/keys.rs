@@ -14,6 +14,7 @@ use halo2_axiom::{
     poly::kzg::commitment::ParamsKZG,
     SerdeFormat,
 };
+use sha2::{Digest as _, Sha256};
 use vouch_backend::{Visibility, VisibilityPolicy};
 use vouch_ir::{Digest, Program, TensorId};
 
@@ -79,11 +80,22 @@ impl Halo2VerifyingKey {
             .write_custom(&mut params, SerdeFormat::Processed);
         b.extend_from_slice(&(params.len() as u64).to_le_bytes());
         b.extend_from_slice(&params);
+        // Integrity: a corrupted file fails to decode instead of holding subtly other
+        // parameters the verifier happens not to read.
+        let sum: [u8; 32] = Sha256::digest(&b).into();
+        b.extend_from_slice(&sum);
         b
     }
 
     /// Parses a key file; hostile bytes give an error, never a panic.
     pub fn decode(bytes: &[u8]) -> Result<Self, Halo2Error> {
+        if bytes.len() < 8 + 32 || &bytes[..8] != MAGIC {
+            return Err(bad("not a Vouch halo2 verifying key (bad magic)"));
+        }
+        let (bytes, sum) = bytes.split_at(bytes.len() - 32);
+        if Sha256::digest(bytes).as_slice() != sum {
+            return Err(bad("checksum mismatch: the key file is corrupted"));
+        }
         let mut r = Reader { b: bytes, at: 0 };
         if r.take(8)? != MAGIC {
             return Err(bad("not a Vouch halo2 verifying key (bad magic)"));
