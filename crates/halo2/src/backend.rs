@@ -59,6 +59,7 @@ impl KeyInfo {
         h.update(self.srs_digest);
         h.update(self.k.to_le_bytes());
         h.update(self.shape.range_bits.to_le_bytes());
+        h.update(self.shape.gates.to_le_bytes());
         h.update(vk.to_bytes(SerdeFormat::Processed));
         h.finalize().into()
     }
@@ -132,7 +133,10 @@ pub fn plan(program: &Program, policy: VisibilityPolicy) -> Result<Plan, Halo2Er
         let need = rows.max(table_rows) + RESERVED_ROWS;
         let k = need.next_power_of_two().trailing_zeros().max(4);
         let p = Plan {
-            shape: Shape { range_bits },
+            shape: Shape {
+                range_bits,
+                gates: l.gates_used(),
+            },
             k,
             rows,
             table_rows,

@@ -72,7 +72,13 @@ impl Circuit<Fr> for VouchCircuit {
     }
 
     fn configure(meta: &mut ConstraintSystem<Fr>) -> VouchConfig {
-        VouchConfig::configure(meta, Shape::default())
+        VouchConfig::configure(
+            meta,
+            Shape {
+                range_bits: 16,
+                gates: crate::config::gate::ALL,
+            },
+        )
     }
 
     fn synthesize(&self, cfg: VouchConfig, mut layouter: impl Layouter<Fr>) -> Result<(), Error> {

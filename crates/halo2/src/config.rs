@@ -32,6 +32,33 @@ pub const FN_TAG_BASE: u64 = 32;
 pub struct Shape {
     /// Bits per range-check limb (the range table holds `[0, 2^b)` for every `b <= range_bits`).
     pub range_bits: u32,
+    /// Gates and lookups the program uses ([`gate`] bits): the others are left out of the
+    /// constraint system, so the prover does not evaluate them on every row.
+    pub gates: u32,
+}
+
+/// Bits of [`Shape::gates`].
+pub mod gate {
+    pub const DOT: u32 = 1;
+    pub const DOTK: u32 = 1 << 1;
+    pub const EW: u32 = 1 << 2;
+    pub const DIV: u32 = 1 << 3;
+    pub const DIVD: u32 = 1 << 4;
+    pub const CLAMP: u32 = 1 << 5;
+    pub const MAX: u32 = 1 << 6;
+    pub const MIN: u32 = 1 << 7;
+    pub const CONST: u32 = 1 << 8;
+    pub const RANGE_COMPOSE: u32 = 1 << 9;
+    pub const POSEIDON: u32 = 1 << 10;
+    pub const RANGE_LOOKUP: u32 = 1 << 11;
+    pub const FN_LOOKUP: u32 = 1 << 12;
+    pub const ALL: u32 = (1 << 13) - 1;
+}
+
+impl Shape {
+    fn uses(&self, g: u32) -> bool {
+        self.gates & g != 0
+    }
 }
 
 /// Handles to every column.
@@ -180,123 +207,141 @@ impl VouchConfig {
         let one = || Expression::Constant(Fr::one());
 
         // acc[+1] = kcont * acc + sum_j v[j] * v[6 + j] + kc
-        meta.create_gate("dot", |m| {
-            let s = m.query_fixed(self.sel.dot, Rotation::cur());
-            let next = m.query_advice(self.acc, Rotation::next());
-            let cur = m.query_advice(self.acc, Rotation::cur());
-            let kcont = m.query_fixed(self.kcont, Rotation::cur());
-            let kc = m.query_fixed(self.kc, Rotation::cur());
-            let mut sum = kcont * cur + kc;
-            for j in 0..DOT_PAIRS {
-                let a = m.query_advice(self.v[j], Rotation::cur());
-                let b = m.query_advice(self.v[DOT_PAIRS + j], Rotation::cur());
-                sum = sum + a * b;
-            }
-            vec![s * (next - sum)]
-        });
+        if self.shape.uses(gate::DOT) {
+            meta.create_gate("dot", |m| {
+                let s = m.query_fixed(self.sel.dot, Rotation::cur());
+                let next = m.query_advice(self.acc, Rotation::next());
+                let cur = m.query_advice(self.acc, Rotation::cur());
+                let kcont = m.query_fixed(self.kcont, Rotation::cur());
+                let kc = m.query_fixed(self.kc, Rotation::cur());
+                let mut sum = kcont * cur + kc;
+                for j in 0..DOT_PAIRS {
+                    let a = m.query_advice(self.v[j], Rotation::cur());
+                    let b = m.query_advice(self.v[DOT_PAIRS + j], Rotation::cur());
+                    sum = sum + a * b;
+                }
+                vec![s * (next - sum)]
+            });
+        }
 
         // acc[+1] = kcont * acc + sum_j v[j] * k[j] + kc
-        meta.create_gate("dot with fixed coefficients", |m| {
-            let s = m.query_fixed(self.sel.dotk, Rotation::cur());
-            let next = m.query_advice(self.acc, Rotation::next());
-            let cur = m.query_advice(self.acc, Rotation::cur());
-            let kcont = m.query_fixed(self.kcont, Rotation::cur());
-            let kc = m.query_fixed(self.kc, Rotation::cur());
-            let mut sum = kcont * cur + kc;
-            for j in 0..LANES {
-                let a = m.query_advice(self.v[j], Rotation::cur());
-                let w = m.query_fixed(self.k[j], Rotation::cur());
-                sum = sum + a * w;
-            }
-            vec![s * (next - sum)]
-        });
+        if self.shape.uses(gate::DOTK) {
+            meta.create_gate("dot with fixed coefficients", |m| {
+                let s = m.query_fixed(self.sel.dotk, Rotation::cur());
+                let next = m.query_advice(self.acc, Rotation::next());
+                let cur = m.query_advice(self.acc, Rotation::cur());
+                let kcont = m.query_fixed(self.kcont, Rotation::cur());
+                let kc = m.query_fixed(self.kc, Rotation::cur());
+                let mut sum = kcont * cur + kc;
+                for j in 0..LANES {
+                    let a = m.query_advice(self.v[j], Rotation::cur());
+                    let w = m.query_fixed(self.k[j], Rotation::cur());
+                    sum = sum + a * w;
+                }
+                vec![s * (next - sum)]
+            });
+        }
 
         // z = km x y + ka x + kb y + kc, per triple (x, y, z)
-        meta.create_gate("elementwise", |m| {
-            let s = m.query_fixed(self.sel.ew, Rotation::cur());
-            let [km, ka, kb, kc] =
-                [self.km, self.ka, self.kb, self.kc].map(|c| m.query_fixed(c, Rotation::cur()));
-            (0..TRIPLES)
-                .map(|t| {
-                    let [x, y, z] =
-                        [0, 1, 2].map(|i| m.query_advice(self.v[3 * t + i], Rotation::cur()));
-                    s.clone()
-                        * (z - km.clone() * x.clone() * y.clone()
-                            - ka.clone() * x
-                            - kb.clone() * y
-                            - kc.clone())
-                })
-                .collect::<Vec<_>>()
-        });
+        if self.shape.uses(gate::EW) {
+            meta.create_gate("elementwise", |m| {
+                let s = m.query_fixed(self.sel.ew, Rotation::cur());
+                let [km, ka, kb, kc] =
+                    [self.km, self.ka, self.kb, self.kc].map(|c| m.query_fixed(c, Rotation::cur()));
+                (0..TRIPLES)
+                    .map(|t| {
+                        let [x, y, z] =
+                            [0, 1, 2].map(|i| m.query_advice(self.v[3 * t + i], Rotation::cur()));
+                        s.clone()
+                            * (z - km.clone() * x.clone() * y.clone()
+                                - ka.clone() * x
+                                - kb.clone() * y
+                                - kc.clone())
+                    })
+                    .collect::<Vec<_>>()
+            });
+        }
 
         // x * k[3t] + kc = q * kd + r, per triple (x, q, r); r is range-checked elsewhere.
-        meta.create_gate("scaled division", |m| {
-            let s = m.query_fixed(self.sel.div, Rotation::cur());
-            let kc = m.query_fixed(self.kc, Rotation::cur());
-            let kd = m.query_fixed(self.kd, Rotation::cur());
-            (0..TRIPLES)
-                .map(|t| {
-                    let [x, q, r] =
-                        [0, 1, 2].map(|i| m.query_advice(self.v[3 * t + i], Rotation::cur()));
-                    let mult = m.query_fixed(self.k[3 * t], Rotation::cur());
-                    s.clone() * (x * mult + kc.clone() - q * kd.clone() - r)
-                })
-                .collect::<Vec<_>>()
-        });
+        if self.shape.uses(gate::DIV) {
+            meta.create_gate("scaled division", |m| {
+                let s = m.query_fixed(self.sel.div, Rotation::cur());
+                let kc = m.query_fixed(self.kc, Rotation::cur());
+                let kd = m.query_fixed(self.kd, Rotation::cur());
+                (0..TRIPLES)
+                    .map(|t| {
+                        let [x, q, r] =
+                            [0, 1, 2].map(|i| m.query_advice(self.v[3 * t + i], Rotation::cur()));
+                        let mult = m.query_fixed(self.k[3 * t], Rotation::cur());
+                        s.clone() * (x * mult + kc.clone() - q * kd.clone() - r)
+                    })
+                    .collect::<Vec<_>>()
+            });
+        }
 
         // a * kd + b = 2 y b + r and e = 2 b - 1 - r, per quint (a, b, y, r, e).
-        meta.create_gate("division by a tensor", |m| {
-            let s = m.query_fixed(self.sel.divd, Rotation::cur());
-            let kd = m.query_fixed(self.kd, Rotation::cur());
-            let two = Expression::Constant(Fr::from(2));
-            (0..QUINTS)
-                .flat_map(|t| {
-                    let [a, b, y, r, e] =
-                        [0, 1, 2, 3, 4].map(|i| m.query_advice(self.v[5 * t + i], Rotation::cur()));
-                    [
-                        s.clone()
-                            * (a * kd.clone() + b.clone()
-                                - two.clone() * y * b.clone()
-                                - r.clone()),
-                        s.clone() * (e - two.clone() * b + one() + r),
-                    ]
-                })
-                .collect::<Vec<_>>()
-        });
+        if self.shape.uses(gate::DIVD) {
+            meta.create_gate("division by a tensor", |m| {
+                let s = m.query_fixed(self.sel.divd, Rotation::cur());
+                let kd = m.query_fixed(self.kd, Rotation::cur());
+                let two = Expression::Constant(Fr::from(2));
+                (0..QUINTS)
+                    .flat_map(|t| {
+                        let [a, b, y, r, e] = [0, 1, 2, 3, 4]
+                            .map(|i| m.query_advice(self.v[5 * t + i], Rotation::cur()));
+                        [
+                            s.clone()
+                                * (a * kd.clone() + b.clone()
+                                    - two.clone() * y * b.clone()
+                                    - r.clone()),
+                            s.clone() * (e - two.clone() * b + one() + r),
+                        ]
+                    })
+                    .collect::<Vec<_>>()
+            });
+        }
 
         // Clamp q to [klo, khi] per sextet (q, out, below, above, d1, d2): the flags are
         // booleans, not both set; d1 >= 0 and d2 >= 0 are range-checked elsewhere.
-        meta.create_gate("clamp", |m| {
-            let s = m.query_fixed(self.sel.clamp, Rotation::cur());
-            let lo = m.query_fixed(self.klo, Rotation::cur());
-            let hi = m.query_fixed(self.khi, Rotation::cur());
-            (0..SEXTETS)
-                .flat_map(|t| {
-                    let [q, out, bl, ab, d1, d2] = [0, 1, 2, 3, 4, 5]
-                        .map(|i| m.query_advice(self.v[6 * t + i], Rotation::cur()));
-                    let mid = one() - bl.clone() - ab.clone();
-                    [
-                        s.clone() * bl.clone() * (one() - bl.clone()),
-                        s.clone() * ab.clone() * (one() - ab.clone()),
-                        s.clone() * bl.clone() * ab.clone(),
-                        s.clone()
-                            * (out
-                                - bl.clone() * lo.clone()
-                                - ab.clone() * hi.clone()
-                                - mid.clone() * q.clone()),
-                        s.clone()
-                            * (d1
-                                - bl * (lo.clone() - one() - q.clone())
-                                - ab * (q.clone() - hi.clone() - one())
-                                - mid.clone() * (q.clone() - lo.clone())),
-                        s.clone() * (d2 - mid * (hi.clone() - q)),
-                    ]
-                })
-                .collect::<Vec<_>>()
-        });
+        if self.shape.uses(gate::CLAMP) {
+            meta.create_gate("clamp", |m| {
+                let s = m.query_fixed(self.sel.clamp, Rotation::cur());
+                let lo = m.query_fixed(self.klo, Rotation::cur());
+                let hi = m.query_fixed(self.khi, Rotation::cur());
+                (0..SEXTETS)
+                    .flat_map(|t| {
+                        let [q, out, bl, ab, d1, d2] = [0, 1, 2, 3, 4, 5]
+                            .map(|i| m.query_advice(self.v[6 * t + i], Rotation::cur()));
+                        let mid = one() - bl.clone() - ab.clone();
+                        [
+                            s.clone() * bl.clone() * (one() - bl.clone()),
+                            s.clone() * ab.clone() * (one() - ab.clone()),
+                            s.clone() * bl.clone() * ab.clone(),
+                            s.clone()
+                                * (out
+                                    - bl.clone() * lo.clone()
+                                    - ab.clone() * hi.clone()
+                                    - mid.clone() * q.clone()),
+                            s.clone()
+                                * (d1
+                                    - bl * (lo.clone() - one() - q.clone())
+                                    - ab * (q.clone() - hi.clone() - one())
+                                    - mid.clone() * (q.clone() - lo.clone())),
+                            s.clone() * (d2 - mid * (hi.clone() - q)),
+                        ]
+                    })
+                    .collect::<Vec<_>>()
+            });
+        }
 
         // out = sel ? x : y with d >= 0 proving the choice, per quint (x, y, out, sel, d).
-        for (name, column, is_max) in [("max", self.sel.max, true), ("min", self.sel.min, false)] {
+        for (name, column, is_max, bit) in [
+            ("max", self.sel.max, true, gate::MAX),
+            ("min", self.sel.min, false, gate::MIN),
+        ] {
+            if !self.shape.uses(bit) {
+                continue;
+            }
             meta.create_gate(name, |m| {
                 let s = m.query_fixed(column, Rotation::cur());
                 (0..QUINTS)
@@ -321,32 +366,36 @@ impl VouchConfig {
         }
 
         // v[j] = k[j]: constant cells.
-        meta.create_gate("constants", |m| {
-            let s = m.query_fixed(self.sel.constant, Rotation::cur());
-            (0..LANES)
-                .map(|j| {
-                    s.clone()
-                        * (m.query_advice(self.v[j], Rotation::cur())
-                            - m.query_fixed(self.k[j], Rotation::cur()))
-                })
-                .collect::<Vec<_>>()
-        });
+        if self.shape.uses(gate::CONST) {
+            meta.create_gate("constants", |m| {
+                let s = m.query_fixed(self.sel.constant, Rotation::cur());
+                (0..LANES)
+                    .map(|j| {
+                        s.clone()
+                            * (m.query_advice(self.v[j], Rotation::cur())
+                                - m.query_fixed(self.k[j], Rotation::cur()))
+                    })
+                    .collect::<Vec<_>>()
+            });
+        }
 
         // rv = sum_i rl[i] 2^(b i) (+ 2^(b * lanes) rv[+1] when chained).
         let b = self.shape.range_bits;
-        meta.create_gate("range composition", |m| {
-            let s = m.query_fixed(self.sel.rc, Rotation::cur());
-            let sc = m.query_fixed(self.sel.rc_chain, Rotation::cur());
-            let rv = m.query_advice(self.rv, Rotation::cur());
-            let next = m.query_advice(self.rv, Rotation::next());
-            let mut sum = Expression::Constant(Fr::zero());
-            for (i, lane) in self.rl.iter().enumerate() {
-                let w = crate::field::pow2(b * i as u32);
-                sum = sum + m.query_advice(*lane, Rotation::cur()) * Expression::Constant(w);
-            }
-            let carry = Expression::Constant(crate::field::pow2(b * RANGE_LANES as u32));
-            vec![(s + sc.clone()) * (rv - sum) - sc * carry * next]
-        });
+        if self.shape.uses(gate::RANGE_COMPOSE) {
+            meta.create_gate("range composition", |m| {
+                let s = m.query_fixed(self.sel.rc, Rotation::cur());
+                let sc = m.query_fixed(self.sel.rc_chain, Rotation::cur());
+                let rv = m.query_advice(self.rv, Rotation::cur());
+                let next = m.query_advice(self.rv, Rotation::next());
+                let mut sum = Expression::Constant(Fr::zero());
+                for (i, lane) in self.rl.iter().enumerate() {
+                    let w = crate::field::pow2(b * i as u32);
+                    sum = sum + m.query_advice(*lane, Rotation::cur()) * Expression::Constant(w);
+                }
+                let carry = Expression::Constant(crate::field::pow2(b * RANGE_LANES as u32));
+                vec![(s + sc.clone()) * (rv - sum) - sc * carry * next]
+            });
+        }
     }
 
     /// Poseidon rounds: two full rounds per row (`pos_full`, lanes s a t b) or three partial
@@ -355,68 +404,76 @@ impl VouchConfig {
     fn poseidon_gates(&self, meta: &mut ConstraintSystem<Fr>) {
         let mds = crate::poseidon::constants().mds;
         let m_ = |j: usize, i: usize| Expression::Constant(mds[j][i]);
-        meta.create_gate("poseidon full rounds", |m| {
-            let s = m.query_fixed(self.sel.pos_full, Rotation::cur());
-            let v = |m: &mut halo2_axiom::plonk::VirtualCells<'_, Fr>, i: usize, r: Rotation| {
-                m.query_advice(self.v[i], r)
-            };
-            let mut out = Vec::new();
-            // (input lanes, square lanes, output lanes, constant offset, output rotation)
-            for (inp, sq, outl, k0, rot) in [
-                (0usize, 3usize, 6usize, 0usize, Rotation::cur()),
-                (6, 9, 0, 3, Rotation::next()),
-            ] {
-                let x: Vec<Expression<Fr>> = (0..3)
-                    .map(|i| {
-                        v(m, inp + i, Rotation::cur())
-                            + m.query_fixed(self.k[k0 + i], Rotation::cur())
-                    })
-                    .collect();
-                let a: Vec<Expression<Fr>> =
-                    (0..3).map(|i| v(m, sq + i, Rotation::cur())).collect();
-                for i in 0..3 {
-                    out.push(s.clone() * (a[i].clone() - x[i].clone() * x[i].clone()));
-                }
-                for j in 0..3 {
-                    let mut sum = Expression::Constant(Fr::zero());
+        if self.shape.uses(gate::POSEIDON) {
+            meta.create_gate("poseidon full rounds", |m| {
+                let s = m.query_fixed(self.sel.pos_full, Rotation::cur());
+                let v = |m: &mut halo2_axiom::plonk::VirtualCells<'_, Fr>,
+                         i: usize,
+                         r: Rotation| { m.query_advice(self.v[i], r) };
+                let mut out = Vec::new();
+                // (input lanes, square lanes, output lanes, constant offset, output rotation)
+                for (inp, sq, outl, k0, rot) in [
+                    (0usize, 3usize, 6usize, 0usize, Rotation::cur()),
+                    (6, 9, 0, 3, Rotation::next()),
+                ] {
+                    let x: Vec<Expression<Fr>> = (0..3)
+                        .map(|i| {
+                            v(m, inp + i, Rotation::cur())
+                                + m.query_fixed(self.k[k0 + i], Rotation::cur())
+                        })
+                        .collect();
+                    let a: Vec<Expression<Fr>> =
+                        (0..3).map(|i| v(m, sq + i, Rotation::cur())).collect();
                     for i in 0..3 {
-                        sum = sum + m_(j, i) * a[i].clone() * a[i].clone() * x[i].clone();
+                        out.push(s.clone() * (a[i].clone() - x[i].clone() * x[i].clone()));
                     }
-                    out.push(s.clone() * (v(m, outl + j, rot) - sum));
+                    for j in 0..3 {
+                        let mut sum = Expression::Constant(Fr::zero());
+                        for i in 0..3 {
+                            sum = sum + m_(j, i) * a[i].clone() * a[i].clone() * x[i].clone();
+                        }
+                        out.push(s.clone() * (v(m, outl + j, rot) - sum));
+                    }
                 }
-            }
-            out
-        });
-        meta.create_gate("poseidon partial rounds", |m| {
-            let s = m.query_fixed(self.sel.pos_part, Rotation::cur());
-            let mut out = Vec::new();
-            // (input lanes, square lane, output lanes, constant offset, output rotation)
-            for (inp, sq, outl, k0, rot) in [
-                (0usize, 3usize, 4usize, 0usize, Rotation::cur()),
-                (4, 7, 8, 3, Rotation::cur()),
-                (8, 11, 0, 6, Rotation::next()),
-            ] {
-                let x: Vec<Expression<Fr>> = (0..3)
-                    .map(|i| {
-                        m.query_advice(self.v[inp + i], Rotation::cur())
-                            + m.query_fixed(self.k[k0 + i], Rotation::cur())
-                    })
-                    .collect();
-                let a = m.query_advice(self.v[sq], Rotation::cur());
-                out.push(s.clone() * (a.clone() - x[0].clone() * x[0].clone()));
-                let sbox = a.clone() * a * x[0].clone();
-                for j in 0..3 {
-                    let sum =
-                        m_(j, 0) * sbox.clone() + m_(j, 1) * x[1].clone() + m_(j, 2) * x[2].clone();
-                    out.push(s.clone() * (m.query_advice(self.v[outl + j], rot) - sum));
+                out
+            });
+        }
+        if self.shape.uses(gate::POSEIDON) {
+            meta.create_gate("poseidon partial rounds", |m| {
+                let s = m.query_fixed(self.sel.pos_part, Rotation::cur());
+                let mut out = Vec::new();
+                // (input lanes, square lane, output lanes, constant offset, output rotation)
+                for (inp, sq, outl, k0, rot) in [
+                    (0usize, 3usize, 4usize, 0usize, Rotation::cur()),
+                    (4, 7, 8, 3, Rotation::cur()),
+                    (8, 11, 0, 6, Rotation::next()),
+                ] {
+                    let x: Vec<Expression<Fr>> = (0..3)
+                        .map(|i| {
+                            m.query_advice(self.v[inp + i], Rotation::cur())
+                                + m.query_fixed(self.k[k0 + i], Rotation::cur())
+                        })
+                        .collect();
+                    let a = m.query_advice(self.v[sq], Rotation::cur());
+                    out.push(s.clone() * (a.clone() - x[0].clone() * x[0].clone()));
+                    let sbox = a.clone() * a * x[0].clone();
+                    for j in 0..3 {
+                        let sum = m_(j, 0) * sbox.clone()
+                            + m_(j, 1) * x[1].clone()
+                            + m_(j, 2) * x[2].clone();
+                        out.push(s.clone() * (m.query_advice(self.v[outl + j], rot) - sum));
+                    }
                 }
-            }
-            out
-        });
+                out
+            });
+        }
     }
 
     fn lookups(&self, meta: &mut ConstraintSystem<Fr>) {
         for i in 0..RANGE_LANES {
+            if !self.shape.uses(gate::RANGE_LOOKUP) {
+                break;
+            }
             meta.lookup_any("range", |m| {
                 let tag = m.query_fixed(self.rt[i], Rotation::cur());
                 let x = m.query_advice(self.rl[i], Rotation::cur())
@@ -430,6 +487,9 @@ impl VouchConfig {
                     ),
                 ]
             });
+        }
+        if !self.shape.uses(gate::FN_LOOKUP) {
+            return;
         }
         meta.lookup_any("function table", |m| {
             vec![

@@ -61,6 +61,7 @@ impl Halo2VerifyingKey {
             i.insecure_setup as u8,
         ]);
         b.extend_from_slice(&i.shape.range_bits.to_le_bytes());
+        b.extend_from_slice(&i.shape.gates.to_le_bytes());
         b.extend_from_slice(&i.k.to_le_bytes());
         b.extend_from_slice(&i.srs_digest);
         b.extend_from_slice(&(i.public.len() as u32).to_le_bytes());
@@ -120,6 +121,10 @@ impl Halo2VerifyingKey {
         if !(1..=20).contains(&range_bits) {
             return Err(bad("range table width out of bounds"));
         }
+        let gates = r.u32()?;
+        if gates & !crate::config::gate::ALL != 0 {
+            return Err(bad("unknown gate flags"));
+        }
         let k = r.u32()?;
         if !(1..=MAX_K).contains(&k) {
             return Err(bad("circuit size out of bounds"));
@@ -149,7 +154,7 @@ impl Halo2VerifyingKey {
         if r.at != bytes.len() {
             return Err(bad("trailing bytes"));
         }
-        let shape = Shape { range_bits };
+        let shape = Shape { range_bits, gates };
         let vk = guarded(|| {
             VerifyingKey::<G1Affine>::read::<_, VouchCircuit>(
                 &mut &vk_bytes[..],

@@ -754,4 +754,37 @@ impl Layout {
         self.public.push(loc);
         self.public_values.push(v);
     }
+
+    /// The gates and lookups this layout switches on (see [`crate::config::gate`]).
+    pub fn gates_used(&self) -> u32 {
+        use crate::config::gate;
+        let on = |c: usize| !self.fixed[c].is_empty();
+        let mut g = 0;
+        for (c, bit) in [
+            (fx::S_DOT, gate::DOT),
+            (fx::S_DOTK, gate::DOTK),
+            (fx::S_EW, gate::EW),
+            (fx::S_DIV, gate::DIV),
+            (fx::S_DIVD, gate::DIVD),
+            (fx::S_CLAMP, gate::CLAMP),
+            (fx::S_MAX, gate::MAX),
+            (fx::S_MIN, gate::MIN),
+            (fx::S_CONST, gate::CONST),
+            (fx::S_RC, gate::RANGE_COMPOSE),
+            (fx::S_RC_CHAIN, gate::RANGE_COMPOSE),
+            (fx::S_POS_FULL, gate::POSEIDON),
+            (fx::S_POS_PART, gate::POSEIDON),
+        ] {
+            if on(c) {
+                g |= bit;
+            }
+        }
+        if self.range_rows > 0 {
+            g |= gate::RANGE_LOOKUP;
+        }
+        if self.fn_rows > 0 {
+            g |= gate::FN_LOOKUP;
+        }
+        g
+    }
 }
