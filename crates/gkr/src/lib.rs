@@ -1,8 +1,8 @@
 //! # vouch-gkr: sumcheck/GKR proofs of Vouch IR programs (first building blocks)
 //!
-//! **Security status:** not yet a backend. What exists proves matrix products whose operands
-//! are public; nothing is hidden yet (no commitments, no masking), so nothing here is
-//! zero-knowledge. The protocol is written down in `docs/gkr.md`.
+//! **Security status:** not yet a backend. What exists proves matrix products and lookups
+//! (range checks, tables) whose operands are public; nothing is hidden yet (no commitments, no
+//! masking), so nothing here is zero-knowledge. The protocol is written down in `docs/gkr.md`.
 //!
 //! | module | purpose |
 //! |---|---|
@@ -11,6 +11,7 @@
 //! | [`mle`] | multilinear extensions: eq tables, folding, evaluation, matrix slices |
 //! | [`sumcheck`] | prover/verifier for sums of products of multilinears |
 //! | [`matmul`] | Thaler's matmul sumcheck: `C = A·B` reduced to openings of Ã and B̃ |
+//! | [`logup`] | LogUp lookups (range checks, activation tables) proved by fractional-sum GKR |
 //! | [`codec`] | panic-free proof byte parsing |
 //!
 //! ```
@@ -31,6 +32,7 @@
 
 pub mod codec;
 pub mod field;
+pub mod logup;
 pub mod matmul;
 pub mod mle;
 pub mod sumcheck;

@@ -24,22 +24,28 @@ pub fn num_vars(len: usize) -> usize {
 }
 
 /// The table of eq(point, x) for x in {0,1}^n (n = point.len()), in index order.
+///
+/// Built in place in one allocation: the variables are taken from the last to the first, each
+/// becoming the new most significant bit (`hi = lo·r`, `lo = lo − hi`).
 pub fn eq_table(point: &[EF]) -> Vec<EF> {
-    let mut table = Vec::with_capacity(1 << point.len());
-    table.push(EF::ONE);
-    for &r in point {
-        let mut next = vec![EF::ZERO; table.len() * 2];
-        let body = |(pair, &e): (&mut [EF], &EF)| {
-            let hi = e * r;
-            pair[0] = e - hi;
-            pair[1] = hi;
+    let mut table = vec![EF::ZERO; 1 << point.len()];
+    if let Some(first) = table.first_mut() {
+        *first = EF::ONE;
+    }
+    let mut len = 1;
+    for &r in point.iter().rev() {
+        let (lo, hi) = table.split_at_mut(len);
+        let hi = &mut hi[..len];
+        let body = |(l, h): (&mut EF, &mut EF)| {
+            *h = *l * r;
+            *l -= *h;
         };
-        if table.len() >= PAR_THRESHOLD {
-            next.par_chunks_mut(2).zip(table.par_iter()).for_each(body);
+        if len >= PAR_THRESHOLD {
+            lo.par_iter_mut().zip(hi.par_iter_mut()).for_each(body);
         } else {
-            next.chunks_mut(2).zip(table.iter()).for_each(body);
+            lo.iter_mut().zip(hi.iter_mut()).for_each(body);
         }
-        table = next;
+        len *= 2;
     }
     table
 }
@@ -85,10 +91,54 @@ pub fn evaluate(v: &[EF], point: &[EF]) -> Option<EF> {
     cur.first().copied()
 }
 
-/// ṽ(point) for a base-field table, see [`evaluate`].
+/// ṽ(point) for a base-field table, see [`evaluate`]. Computed as Σ_i eq(point, i) v_i (one eq
+/// table, then base-times-extension products), in parallel for long tables.
 pub fn evaluate_base(v: &[F], point: &[EF]) -> Option<EF> {
-    let lifted: Vec<EF> = v.iter().map(|&x| EF::from(x)).collect();
-    evaluate(&lifted, point)
+    let n = point.len();
+    if n >= usize::BITS as usize || v.len() > 1usize << n {
+        return None;
+    }
+    let eq = eq_table(point);
+    let eq = eq.get(..v.len())?;
+    Some(if v.len() >= PAR_THRESHOLD {
+        eq.par_iter().zip(v).map(|(&e, &x)| e * x).sum()
+    } else {
+        eq.iter().zip(v).map(|(&e, &x)| e * x).sum()
+    })
+}
+
+/// The multilinear extension of the indicator of the prefix [0, len) of {0,1}^n (n =
+/// point.len()), at `point`: Σ_{i < len} eq(point, i), in O(n). `None` when len > 2^n.
+/// This is the MLE of "1 on the first `len` entries, 0 on the padding".
+pub fn prefix_indicator(len: usize, point: &[EF]) -> Option<EF> {
+    let n = point.len();
+    if n >= usize::BITS as usize {
+        // More variables than any length can fill: only len == 0 would make sense.
+        return (len == 0).then_some(EF::ZERO);
+    }
+    if len > 1usize << n {
+        return None;
+    }
+    // Walk from the most significant variable: with `rest` entries left in a subcube of
+    // 2^k entries, either the low half is full (1 - r)·1 + r·f(rest - half) or not (1 - r)·f(rest).
+    let mut acc = EF::ZERO; // sum over completed full low halves, weighted by the path so far
+    let mut path = EF::ONE; // eq weight of the current subcube's prefix
+    let mut rest = len;
+    for (k, &r) in point.iter().enumerate() {
+        let half = 1usize << (n - 1 - k);
+        if rest == 2 * half {
+            return Some(acc + path);
+        }
+        if rest > half {
+            acc += path * (EF::ONE - r);
+            path *= r;
+            rest -= half;
+        } else {
+            path *= EF::ONE - r;
+        }
+    }
+    // A subcube of one entry: included iff rest == 1.
+    Some(if rest == 1 { acc + path } else { acc })
 }
 
 /// For a row-major `rows x cols` integer matrix M, the vector u with u[j] = M̃(r_row, j), i.e.
@@ -219,6 +269,23 @@ mod tests {
         assert_eq!(num_vars(1), 0);
         assert_eq!(num_vars(5), 3);
         assert_eq!(num_vars(8), 3);
+    }
+
+    #[test]
+    fn prefix_indicator_matches_the_padded_ones_vector() {
+        let mut rng = Rng::new(5);
+        for n in 0..6 {
+            let p: Vec<EF> = (0..n).map(|_| rng.ext()).collect();
+            for len in 0..=(1usize << n) {
+                let ones = vec![F::ONE; len];
+                assert_eq!(
+                    prefix_indicator(len, &p),
+                    evaluate_base(&ones, &p),
+                    "n={n} len={len}"
+                );
+            }
+            assert_eq!(prefix_indicator((1 << n) + 1, &p), None);
+        }
     }
 
     #[test]

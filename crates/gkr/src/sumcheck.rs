@@ -158,7 +158,7 @@ const LABEL_CHALLENGE: &[u8] = b"sumcheck/r";
 /// proof that the verifier rejects. `tables` must all have length 2^n for one n.
 pub fn prove(
     expr: &Expression,
-    mut tables: Vec<Vec<EF>>,
+    tables: Vec<Vec<EF>>,
     claim: EF,
     transcript: &mut Transcript,
 ) -> Result<ProverOutput, SumcheckError> {
@@ -186,27 +186,86 @@ pub fn prove(
             });
         }
     }
-    let degree = expr.degree();
-    transcript.absorb_ext(LABEL_CLAIM, &[claim]);
-    let mut rounds = Vec::with_capacity(n);
-    let mut point = Vec::with_capacity(n);
-    for _ in 0..n {
-        let g = round_evals(expr, &tables, degree);
-        transcript.absorb_ext(LABEL_ROUND, &g);
-        let r = transcript.challenge_ext(LABEL_CHALLENGE);
-        tables = tables.iter().map(|t| fold(t, r)).collect();
-        rounds.push(g);
-        point.push(r);
-    }
-    let evals = tables
+    let mut state = TableProver {
+        expr,
+        degree: expr.degree(),
+        num_vars: n,
+        tables,
+    };
+    let (proof, point) = prove_with(&mut state, claim, transcript);
+    let evals = state
+        .tables
         .iter()
         .map(|t| t.first().copied().unwrap_or(EF::ZERO))
         .collect();
     Ok(ProverOutput {
-        proof: SumcheckProof { rounds },
+        proof,
         point,
         evals,
     })
+}
+
+/// A sumcheck prover's state for a custom round computation (e.g. one that exploits the
+/// structure of an `eq` factor). [`prove_with`] drives it through the same transcript steps as
+/// [`prove`], so its proofs are checked by [`verify`].
+pub trait RoundProver {
+    /// Degree of every round polynomial (the proof carries degree + 1 evaluations per round).
+    fn degree(&self) -> usize;
+    /// Number of rounds.
+    fn num_vars(&self) -> usize;
+    /// g(0), g(1), …, g(degree) for the current round; `claim` is the value g(0) + g(1) must
+    /// equal (the previous round's g at its challenge, or the initial claim).
+    fn round(&mut self, claim: EF) -> Vec<EF>;
+    /// Fixes the current first variable to the challenge `r`.
+    fn bind(&mut self, r: EF);
+}
+
+/// Runs a [`RoundProver`]: absorbs the claim, then per round absorbs g, draws r and binds it.
+/// Returns the proof and the challenge point. The prover is not checked: a wrong round
+/// polynomial yields a proof that [`verify`] rejects.
+pub fn prove_with<P: RoundProver + ?Sized>(
+    prover: &mut P,
+    claim: EF,
+    transcript: &mut Transcript,
+) -> (SumcheckProof, Vec<EF>) {
+    let n = prover.num_vars();
+    transcript.absorb_ext(LABEL_CLAIM, &[claim]);
+    let mut rounds = Vec::with_capacity(n);
+    let mut point = Vec::with_capacity(n);
+    let mut value = claim;
+    for _ in 0..n {
+        let g = prover.round(value);
+        transcript.absorb_ext(LABEL_ROUND, &g);
+        let r = transcript.challenge_ext(LABEL_CHALLENGE);
+        value = interpolate(&g, r);
+        prover.bind(r);
+        rounds.push(g);
+        point.push(r);
+    }
+    (SumcheckProof { rounds }, point)
+}
+
+/// The generic prover behind [`prove`]: full tables, folded each round.
+struct TableProver<'a> {
+    expr: &'a Expression,
+    degree: usize,
+    num_vars: usize,
+    tables: Vec<Vec<EF>>,
+}
+
+impl RoundProver for TableProver<'_> {
+    fn degree(&self) -> usize {
+        self.degree
+    }
+    fn num_vars(&self) -> usize {
+        self.num_vars
+    }
+    fn round(&mut self, _claim: EF) -> Vec<EF> {
+        round_evals(self.expr, &self.tables, self.degree)
+    }
+    fn bind(&mut self, r: EF) {
+        self.tables = self.tables.iter().map(|t| fold(t, r)).collect();
+    }
 }
 
 /// g(0..=degree) for the current tables (first variable free, the rest summed).

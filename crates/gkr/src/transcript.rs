@@ -75,6 +75,21 @@ impl Transcript {
         }
     }
 
+    /// Absorbs base-field elements (e.g. a public or witness column) under a label: the count,
+    /// then each element as its canonical u64.
+    pub fn absorb_base<I>(&mut self, label: &[u8], values: I)
+    where
+        I: IntoIterator<Item = F>,
+        I::IntoIter: ExactSizeIterator,
+    {
+        let values = values.into_iter();
+        self.label(label);
+        self.ch.observe(F::from_u64(values.len() as u64));
+        for v in values {
+            self.ch.observe(v);
+        }
+    }
+
     /// Absorbs a prover message of extension-field elements under a label.
     pub fn absorb_ext(&mut self, label: &[u8], values: &[EF]) {
         self.label(label);

@@ -60,6 +60,7 @@ impl KeyInfo {
         h.update(self.k.to_le_bytes());
         h.update(self.shape.range_bits.to_le_bytes());
         h.update(self.shape.gates.to_le_bytes());
+        h.update(self.shape.range_lanes.to_le_bytes());
         h.update(vk.to_bytes(SerdeFormat::Processed));
         h.finalize().into()
     }
@@ -126,28 +127,41 @@ pub struct Plan {
 /// Picks the range-limb width that gives the smallest circuit.
 pub fn plan(program: &Program, policy: VisibilityPolicy) -> Result<Plan, Halo2Error> {
     let zeros = zero_values(program);
-    let mut best: Option<Plan> = None;
-    for range_bits in (8..=16).rev() {
-        let l = lay_out(program, policy, &zeros, range_bits, &Blindings::default())?;
-        let (rows, table_rows) = (l.rows(), l.table_rows());
-        let need = rows.max(table_rows) + RESERVED_ROWS;
-        let k = need.next_power_of_two().trailing_zeros().max(4);
-        let p = Plan {
-            shape: Shape {
+    let mut best: Option<(u64, Plan)> = None;
+    for range_lanes in [1u32, 2, 4] {
+        for range_bits in (8..=16).rev() {
+            let trial = Shape {
                 range_bits,
+                gates: crate::config::gate::ALL,
+                range_lanes,
+            };
+            let l = lay_out(program, policy, &zeros, trial, &Blindings::default())?;
+            let (rows, table_rows) = (l.rows(), l.table_rows());
+            let need = rows.max(table_rows) + RESERVED_ROWS;
+            let k = need.next_power_of_two().trailing_zeros().max(4);
+            let shape = Shape {
                 gates: l.gates_used(),
-            },
-            k,
-            rows,
-            table_rows,
-        };
-        if best.is_none_or(|b| k < b.k) {
-            best = Some(p);
-        }
-        if rows >= table_rows {
-            break; // a narrower table cannot shrink the circuit any more
+                ..trial
+            };
+            // Proving cost grows with rows times committed polynomials: each range lane is a
+            // column plus a lookup argument (three more polynomials).
+            let polys = 20 + 4 * range_lanes as u64;
+            let cost = (1u64 << k) * polys;
+            let p = Plan {
+                shape,
+                k,
+                rows,
+                table_rows,
+            };
+            if best.is_none_or(|(c, _)| cost < c) {
+                best = Some((cost, p));
+            }
+            if rows >= table_rows {
+                break; // a narrower table cannot shrink the circuit any more
+            }
         }
     }
+    let best = best.map(|b| b.1);
     let best = best.ok_or_else(|| Halo2Error::Internal("no layout".into()))?;
     if best.k > MAX_K {
         return Err(Halo2Error::TooLarge {
@@ -289,7 +303,7 @@ impl Halo2Backend {
             program,
             policy,
             &zero_values(program),
-            plan.shape.range_bits,
+            plan.shape,
             &Blindings::default(),
         )?;
         let circuit = VouchCircuit {
@@ -380,13 +394,7 @@ impl Halo2Backend {
             )));
         }
         let info = &pk.info;
-        let layout = lay_out(
-            program,
-            info.policy,
-            &witness.values,
-            info.shape.range_bits,
-            blindings,
-        )?;
+        let layout = lay_out(program, info.policy, &witness.values, info.shape, blindings)?;
         let commitments: Vec<Commitment> = hashed_roles(info.policy)
             .into_iter()
             .map(|role| {

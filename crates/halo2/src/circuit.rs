@@ -8,6 +8,8 @@ use halo2_axiom::{
     plonk::{Any, Circuit, Column, ConstraintSystem, Error},
 };
 
+use halo2_axiom::halo2curves::ff::Field;
+
 use crate::config::{Shape, VouchConfig, LANES, RANGE_LANES};
 use crate::layout::{fx, Layout};
 
@@ -77,6 +79,7 @@ impl Circuit<Fr> for VouchCircuit {
             Shape {
                 range_bits: 16,
                 gates: crate::config::gate::ALL,
+                range_lanes: RANGE_LANES as u32,
             },
         )
     }
@@ -87,9 +90,15 @@ impl Circuit<Fr> for VouchCircuit {
             || "vouch",
             |mut region| {
                 for (c, values) in l.adv.iter().enumerate() {
-                    let column = cfg.advice(c);
+                    let Some(column) = cfg.advice(c) else {
+                        // A column this shape leaves out must hold nothing.
+                        if values.iter().any(|v| !bool::from(v.is_zero())) {
+                            return Err(Error::Synthesis);
+                        }
+                        continue;
+                    };
                     for (row, v) in values.iter().enumerate() {
-                        if !bool::from(halo2_axiom::halo2curves::ff::Field::is_zero(v)) {
+                        if !bool::from(v.is_zero()) {
                             region.assign_advice(column, row, Value::known(*v));
                         }
                     }
@@ -118,14 +127,21 @@ impl Circuit<Fr> for VouchCircuit {
                         row += 1;
                     }
                 }
-                let cell = |loc: crate::layout::Loc| Cell {
-                    row_offset: loc.row as usize,
-                    column: Column::<Any>::from(cfg.advice(loc.col as usize)),
+                let cell = |loc: crate::layout::Loc| {
+                    cfg.advice(loc.col as usize)
+                        .map(|c| Cell {
+                            row_offset: loc.row as usize,
+                            column: Column::<Any>::from(c),
+                        })
+                        .ok_or(Error::Synthesis)
                 };
                 for &(a, b) in &l.copies {
-                    region.constrain_equal(cell(a), cell(b));
+                    region.constrain_equal(cell(a)?, cell(b)?);
                 }
-                Ok(l.public.iter().map(|&loc| cell(loc)).collect::<Vec<_>>())
+                l.public
+                    .iter()
+                    .map(|&loc| cell(loc))
+                    .collect::<Result<Vec<_>, _>>()
             },
         )?;
         for (i, c) in cells.into_iter().enumerate() {

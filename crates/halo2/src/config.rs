@@ -35,6 +35,8 @@ pub struct Shape {
     /// Gates and lookups the program uses ([`gate`] bits): the others are left out of the
     /// constraint system, so the prover does not evaluate them on every row.
     pub gates: u32,
+    /// Range lanes in use (1 to [`RANGE_LANES`]): each is a lookup argument.
+    pub range_lanes: u32,
 }
 
 /// Bits of [`Shape::gates`].
@@ -66,10 +68,11 @@ impl Shape {
 pub struct VouchConfig {
     pub v: [Column<Advice>; LANES],
     pub acc: Column<Advice>,
-    pub rl: [Column<Advice>; RANGE_LANES],
-    pub rv: Column<Advice>,
-    pub fx: Column<Advice>,
-    pub fy: Column<Advice>,
+    /// Range lanes actually configured (`shape.range_lanes` of them, none without range checks).
+    pub rl: Vec<Column<Advice>>,
+    pub rv: Option<Column<Advice>>,
+    pub fx: Option<Column<Advice>>,
+    pub fy: Option<Column<Advice>>,
     /// Per-lane fixed coefficients.
     pub k: [Column<Fixed>; LANES],
     pub kcont: Column<Fixed>,
@@ -122,16 +125,16 @@ pub mod col {
 }
 
 impl VouchConfig {
-    /// Advice column by layout index.
-    pub fn advice(&self, i: usize) -> Column<Advice> {
+    /// Advice column by layout index (`None` for columns this shape leaves out).
+    pub fn advice(&self, i: usize) -> Option<Column<Advice>> {
         match i {
-            i if i < LANES => self.v[i],
-            col::ACC => self.acc,
-            i if (col::RL..col::RL + RANGE_LANES).contains(&i) => self.rl[i - col::RL],
+            i if i < LANES => Some(self.v[i]),
+            col::ACC => Some(self.acc),
+            i if (col::RL..col::RL + RANGE_LANES).contains(&i) => self.rl.get(i - col::RL).copied(),
             col::RV => self.rv,
             col::FX => self.fx,
             col::FY => self.fy,
-            _ => unreachable!("advice column index {i} out of range"),
+            _ => None,
         }
     }
 
@@ -143,10 +146,16 @@ impl VouchConfig {
         };
         let v = [(); LANES].map(|_| adv(meta));
         let acc = adv(meta);
-        let rl = [(); RANGE_LANES].map(|_| adv(meta));
-        let rv = adv(meta);
-        let fx = adv(meta);
-        let fy = adv(meta);
+        let lanes = if shape.uses(gate::RANGE_LOOKUP) {
+            (shape.range_lanes as usize).clamp(1, RANGE_LANES)
+        } else {
+            0
+        };
+        let rl = (0..lanes).map(|_| adv(meta)).collect();
+        let rv = shape.uses(gate::RANGE_COMPOSE).then(|| adv(meta));
+        let fn_on = shape.uses(gate::FN_LOOKUP);
+        let fx = fn_on.then(|| adv(meta));
+        let fy = fn_on.then(|| adv(meta));
         let k = [(); LANES].map(|_| meta.fixed_column());
         let [kcont, kc, km, ka, kb, kd, klo, khi] = [(); 8].map(|_| meta.fixed_column());
         let sel = Selectors {
@@ -381,18 +390,18 @@ impl VouchConfig {
 
         // rv = sum_i rl[i] 2^(b i) (+ 2^(b * lanes) rv[+1] when chained).
         let b = self.shape.range_bits;
-        if self.shape.uses(gate::RANGE_COMPOSE) {
+        if let Some(rv_col) = self.rv {
             meta.create_gate("range composition", |m| {
                 let s = m.query_fixed(self.sel.rc, Rotation::cur());
                 let sc = m.query_fixed(self.sel.rc_chain, Rotation::cur());
-                let rv = m.query_advice(self.rv, Rotation::cur());
-                let next = m.query_advice(self.rv, Rotation::next());
+                let rv = m.query_advice(rv_col, Rotation::cur());
+                let next = m.query_advice(rv_col, Rotation::next());
                 let mut sum = Expression::Constant(Fr::zero());
                 for (i, lane) in self.rl.iter().enumerate() {
                     let w = crate::field::pow2(b * i as u32);
                     sum = sum + m.query_advice(*lane, Rotation::cur()) * Expression::Constant(w);
                 }
-                let carry = Expression::Constant(crate::field::pow2(b * RANGE_LANES as u32));
+                let carry = Expression::Constant(crate::field::pow2(b * self.rl.len() as u32));
                 vec![(s + sc.clone()) * (rv - sum) - sc * carry * next]
             });
         }
@@ -470,10 +479,7 @@ impl VouchConfig {
     }
 
     fn lookups(&self, meta: &mut ConstraintSystem<Fr>) {
-        for i in 0..RANGE_LANES {
-            if !self.shape.uses(gate::RANGE_LOOKUP) {
-                break;
-            }
+        for i in 0..self.rl.len() {
             meta.lookup_any("range", |m| {
                 let tag = m.query_fixed(self.rt[i], Rotation::cur());
                 let x = m.query_advice(self.rl[i], Rotation::cur())
@@ -488,9 +494,9 @@ impl VouchConfig {
                 ]
             });
         }
-        if !self.shape.uses(gate::FN_LOOKUP) {
+        let (Some(fx), Some(fy)) = (self.fx, self.fy) else {
             return;
-        }
+        };
         meta.lookup_any("function table", |m| {
             vec![
                 (
@@ -498,11 +504,11 @@ impl VouchConfig {
                     m.query_fixed(self.t_tag, Rotation::cur()),
                 ),
                 (
-                    m.query_advice(self.fx, Rotation::cur()),
+                    m.query_advice(fx, Rotation::cur()),
                     m.query_fixed(self.t_x, Rotation::cur()),
                 ),
                 (
-                    m.query_advice(self.fy, Rotation::cur()),
+                    m.query_advice(fy, Rotation::cur()),
                     m.query_fixed(self.t_y, Rotation::cur()),
                 ),
             ]

@@ -62,6 +62,7 @@ impl Halo2VerifyingKey {
         ]);
         b.extend_from_slice(&i.shape.range_bits.to_le_bytes());
         b.extend_from_slice(&i.shape.gates.to_le_bytes());
+        b.extend_from_slice(&i.shape.range_lanes.to_le_bytes());
         b.extend_from_slice(&i.k.to_le_bytes());
         b.extend_from_slice(&i.srs_digest);
         b.extend_from_slice(&(i.public.len() as u32).to_le_bytes());
@@ -125,6 +126,10 @@ impl Halo2VerifyingKey {
         if gates & !crate::config::gate::ALL != 0 {
             return Err(bad("unknown gate flags"));
         }
+        let range_lanes = r.u32()?;
+        if !(1..=crate::config::RANGE_LANES as u32).contains(&range_lanes) {
+            return Err(bad("range lane count out of bounds"));
+        }
         let k = r.u32()?;
         if !(1..=MAX_K).contains(&k) {
             return Err(bad("circuit size out of bounds"));
@@ -154,7 +159,11 @@ impl Halo2VerifyingKey {
         if r.at != bytes.len() {
             return Err(bad("trailing bytes"));
         }
-        let shape = Shape { range_bits, gates };
+        let shape = Shape {
+            range_bits,
+            gates,
+            range_lanes,
+        };
         let vk = guarded(|| {
             VerifyingKey::<G1Affine>::read::<_, VouchCircuit>(
                 &mut &vk_bytes[..],
@@ -199,7 +208,7 @@ impl Halo2VerifyingKey {
             program,
             self.info.policy,
             &zero_values(program),
-            self.info.shape.range_bits,
+            self.info.shape,
             &crate::lower::Blindings::default(),
         )?;
         let circuit = VouchCircuit {

@@ -106,6 +106,8 @@ pub struct DotK {
 #[derive(Debug)]
 pub struct Layout {
     pub range_bits: u32,
+    /// Range lanes in use (at most [`RANGE_LANES`]).
+    pub range_lanes: usize,
     /// Advice values per column (dense; missing rows are zero).
     pub adv: Vec<Vec<Fr>>,
     /// Fixed values per column (sparse).
@@ -127,9 +129,10 @@ pub struct Layout {
 }
 
 impl Layout {
-    pub fn new(range_bits: u32) -> Self {
+    pub fn new(range_bits: u32, range_lanes: usize) -> Self {
         Layout {
             range_bits,
+            range_lanes: range_lanes.clamp(1, RANGE_LANES),
             adv: vec![Vec::new(); col::COUNT],
             fixed: vec![Vec::new(); fx::COUNT],
             copies: Vec::new(),
@@ -537,7 +540,7 @@ impl Layout {
         let rb = self.range_bits;
         if bits <= rb {
             let (row, lane) = match self.range_open {
-                Some((row, lane)) if lane < RANGE_LANES => (row, lane),
+                Some((row, lane)) if lane < self.range_lanes => (row, lane),
                 _ => {
                     let row = self.range_rows;
                     self.range_rows += 1;
@@ -550,7 +553,7 @@ impl Layout {
             return;
         }
         let limbs = bits.div_ceil(rb) as usize;
-        let rows = limbs.div_ceil(RANGE_LANES);
+        let rows = limbs.div_ceil(self.range_lanes);
         let start = self.range_rows;
         self.range_rows += rows;
         // Decompose the value modulo 2^bits: an out-of-range witness yields limbs that do not
@@ -571,7 +574,7 @@ impl Layout {
             }
             let chained = r + 1 < rows;
             self.fix(if chained { fx::S_RC_CHAIN } else { fx::S_RC }, row, 1);
-            for lane in 0..RANGE_LANES {
+            for lane in 0..self.range_lanes {
                 let b = left.min(rb);
                 let limb = rest & ((1u128 << b) - 1);
                 rest >>= b;
@@ -599,11 +602,11 @@ impl Layout {
                 .collect();
         }
         let mut out = Vec::with_capacity(vals.len());
-        for chunk in vals.chunks(RANGE_LANES) {
+        for chunk in vals.chunks(self.range_lanes) {
             let row = self.range_rows;
             self.range_rows += 1;
             self.fix(fx::RO, row, -(lo as i128));
-            for lane in 0..RANGE_LANES {
+            for lane in 0..self.range_lanes {
                 // Unused lanes hold `lo`, which the offset maps to the table's 0.
                 let v = chunk.get(lane).copied().unwrap_or(lo);
                 let loc = self.put(col::RL + lane, row, v as i128);

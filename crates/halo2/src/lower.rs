@@ -9,6 +9,7 @@ use vouch_ir::{
     Window,
 };
 
+use crate::config::Shape;
 use crate::error::Halo2Error;
 use crate::layout::{Dot, DotK, El, Layout, Val};
 use crate::poseidon::Packing;
@@ -30,10 +31,10 @@ pub fn lay_out(
     program: &Program,
     policy: VisibilityPolicy,
     values: &[Vec<i64>],
-    range_bits: u32,
+    shape: Shape,
     blindings: &Blindings,
 ) -> Result<Layout, Halo2Error> {
-    let mut l = Layout::new(range_bits);
+    let mut l = Layout::new(shape.range_bits, shape.range_lanes as usize);
     let mut t: Vec<Option<Vec<Val>>> = vec![None; program.tensors.len()];
     let value = |id: usize| -> Result<&Vec<i64>, Halo2Error> {
         values

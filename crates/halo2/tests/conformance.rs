@@ -40,7 +40,7 @@ fn every_op_satisfies_the_mock_prover() {
                 &case.program,
                 policy,
                 &w.values,
-                p.shape.range_bits,
+                p.shape,
                 &Blindings::default(),
             )
             .unwrap();
@@ -88,7 +88,7 @@ fn a_changed_advice_value_fails_the_mock_prover_in_every_case() {
             &case.program,
             policy,
             &w.values,
-            p.shape.range_bits,
+            p.shape,
             &Blindings::default(),
         )
         .unwrap();
@@ -112,7 +112,7 @@ fn a_changed_advice_value_fails_the_mock_prover_in_every_case() {
                 &case.program,
                 policy,
                 &w.values,
-                p.shape.range_bits,
+                p.shape,
                 &Blindings::default(),
             )
             .unwrap();

@@ -196,7 +196,7 @@ fn cheat(p: &Program, w: &Witness, edit: impl Fn(&mut vouch_halo2::layout::Layou
         p,
         public_fixed(),
         &w.values,
-        pk.info.shape.range_bits,
+        pk.info.shape,
         &Blindings::default(),
     )
     .unwrap();
