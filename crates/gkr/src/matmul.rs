@@ -2,7 +2,7 @@
 //! `A: [M, K]`, `B: [K, N]`, `C: [M, N]`, row-major, each dimension zero-padded to a power of two.
 //!
 //! Protocol (transcript already holds the statement):
-//! 1. absorb the shape (M, K, N);
+//! 1. absorb the shape (M, K, N) and the claimed product C;
 //! 2. draw `r_row ∈ EF^{log M}`, `r_col ∈ EF^{log N}`; both sides compute
 //!    `v = C̃(r_row, r_col)`;
 //! 3. sumcheck of `v = Σ_{k ∈ {0,1}^{log K}} Ã(r_row, k) · B̃(k, r_col)` (degree 2, log K rounds),
@@ -151,6 +151,10 @@ fn reduce_output(
 ) -> Result<(Vec<EF>, Vec<EF>, EF), MatmulError> {
     let s = claim.shape;
     t.absorb_u64s(b"matmul/shape", &[s.m as u64, s.k as u64, s.n as u64]);
+    // The claimed product is bound before any challenge: drawn first, the challenges would let
+    // a prover pick a wrong C whose extension agrees with A·B's at exactly that point.
+    // (Once commitments exist, the commitment to C is absorbed instead.)
+    t.absorb_base(b"matmul/c", claim.c.iter().map(|&v| crate::field::embed(v)));
     let r_row = t.challenges_ext(b"matmul/r_row", num_vars(s.m));
     let r_col = t.challenges_ext(b"matmul/r_col", num_vars(s.n));
     let by_row = fix_cols(claim.c, s.m, s.n, &r_col).ok_or(MatmulError::Length {

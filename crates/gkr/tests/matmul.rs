@@ -226,6 +226,10 @@ fn replay_prefix(t: &mut Transcript, claim: &MatmulClaim<'_>) -> (Vec<EF>, Vec<E
     use vouch_gkr::mle::num_vars;
     let s = claim.shape;
     t.absorb_u64s(b"matmul/shape", &[s.m as u64, s.k as u64, s.n as u64]);
+    t.absorb_base(
+        b"matmul/c",
+        claim.c.iter().map(|&v| vouch_gkr::field::embed(v)),
+    );
     let r_row = t.challenges_ext(b"matmul/r_row", num_vars(s.m));
     let r_col = t.challenges_ext(b"matmul/r_col", num_vars(s.n));
     (r_row, r_col)
@@ -406,4 +410,24 @@ fn out_of_range_values_and_bad_lengths_are_typed_errors() {
         c: &c,
     };
     assert!(verify(&st, &claim, &proof).is_err());
+}
+
+/// A prover who sees the challenges before fixing C could pick a wrong C that agrees with A·B
+/// at the challenge point; binding C first makes the challenges change with it.
+#[test]
+fn challenges_depend_on_the_claimed_product() {
+    let shape = MatmulShape { m: 2, k: 2, n: 2 };
+    let (a, b) = ([1i64, 2, 3, 4], [5i64, 6, 7, 8]);
+    let c = [19i64, 22, 43, 50];
+    let claim = MatmulClaim {
+        shape,
+        a: &a,
+        b: &b,
+        c: &c,
+    };
+    let proof = matmul::prove(&mut Transcript::new(&statement(1)), &claim).unwrap();
+    assert!(matmul::verify(&mut Transcript::new(&statement(1)), &claim, &proof).is_ok());
+    let wrong = [19i64, 22, 43, 51];
+    let forged = MatmulClaim { c: &wrong, ..claim };
+    assert!(matmul::verify(&mut Transcript::new(&statement(1)), &forged, &proof).is_err());
 }
