@@ -56,8 +56,13 @@ fn main() {
     );
     println!("|---|---|---|---|---|---|---|---|---|");
     let exe = std::env::current_exe().expect("bench executable");
+    // VOUCH_BENCH_POLICY=provider (say) runs one policy only.
+    let only = std::env::var("VOUCH_BENCH_POLICY").ok();
     for name in &names {
         for (label, _) in policies() {
+            if only.as_deref().is_some_and(|o| o != label) {
+                continue;
+            }
             let out = std::process::Command::new(&exe)
                 .args(["--one", name, label])
                 .env("VOUCH_MODELS", &dir)
