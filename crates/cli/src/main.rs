@@ -1,4 +1,5 @@
-//! `vouch`: compile models into quantized integer programs, run them, and (soon) prove them.
+//! `vouch`: compile models into quantized integer programs, run them, prove runs and verify
+//! the proofs.
 //!
 //! Exit codes: 0 success, 1 a negative answer (e.g. a proof that does not verify), 2 a usage or
 //! input error (bad arguments, malformed or unsupported files).
@@ -29,6 +30,12 @@ enum Command {
     Run(cmd::run::Args),
     /// Top-1 accuracy of the quantized model (and the float model) on a labelled set.
     Eval(cmd::eval::Args),
+    /// Make proving and verifying keys for a model under a visibility policy.
+    Setup(cmd::setup::Args),
+    /// Run the model on an input and prove the run.
+    Prove(cmd::prove::Args),
+    /// Check a proof (exit status 0 valid, 1 invalid, 2 unreadable files).
+    Verify(cmd::verify::Args),
     /// Say what a Vouch file (or ONNX / .npy file) is and what it holds.
     Inspect(cmd::inspect::Args),
 }
@@ -39,6 +46,9 @@ fn main() -> ExitCode {
         Command::Compile(a) => cmd::compile::run(a),
         Command::Run(a) => cmd::run::run(a),
         Command::Eval(a) => cmd::eval::run(a),
+        Command::Setup(a) => cmd::setup::run(a),
+        Command::Prove(a) => cmd::prove::run(a),
+        Command::Verify(a) => cmd::verify::run(a),
         Command::Inspect(a) => cmd::inspect::run(a),
     };
     match result {

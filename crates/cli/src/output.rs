@@ -43,3 +43,24 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) {
         line(r.clone());
     }
 }
+
+/// The first `n` values, comma-separated, with `, ...` when there are more.
+pub fn preview<T: std::fmt::Display>(values: &[T], n: usize) -> String {
+    let shown: Vec<String> = values.iter().take(n).map(|v| v.to_string()).collect();
+    let more = if values.len() > n { ", ..." } else { "" };
+    format!("[{}{more}]", shown.join(", "))
+}
+
+/// Printed on stderr whenever keys or a proof come from a locally generated SRS.
+pub const INSECURE_WARNING: &str = "WARNING: INSECURE dev setup. The KZG parameters were generated on this machine, so whoever made them could forge proofs: these keys and proofs are for tests and demos only and prove nothing to anyone else. Use --srs with a ceremony file for real keys.";
+
+/// A tensor of a statement as JSON, with the role spelled as on the command line.
+pub fn tensor_json(t: &vouch::artifact::TensorSummary) -> serde_json::Value {
+    serde_json::json!({
+        "tensor": t.tensor,
+        "role": vouch::prove::role_name(t.role),
+        "name": t.name,
+        "shape": t.shape,
+        "scale": t.scale,
+    })
+}

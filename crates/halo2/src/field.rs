@@ -7,7 +7,12 @@ use halo2_axiom::halo2curves::{
 
 /// The field element of a signed integer (negatives map to `p - |v|`).
 pub fn fr(v: i128) -> Fr {
-    let mag = Fr::from_u128(v.unsigned_abs());
+    let a = v.unsigned_abs();
+    // `from_u128` doubles 64 times; almost every IR value fits one limb.
+    let mag = match u64::try_from(a) {
+        Ok(small) => Fr::from(small),
+        Err(_) => Fr::from_u128(a),
+    };
     if v < 0 {
         -mag
     } else {

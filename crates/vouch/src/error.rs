@@ -14,6 +14,11 @@ pub enum VouchError {
     Ir(#[from] vouch_ir::IrError),
     #[error(transparent)]
     Npy(#[from] crate::npy::NpyError),
+    #[error(transparent)]
+    Halo2(#[from] vouch_halo2::Halo2Error),
+    /// Something this build cannot do yet, with what to do instead.
+    #[error("unsupported: {0}")]
+    Unsupported(String),
     /// An ONNX model file that does not import; the cause is the source.
     #[error("{path}")]
     OnnxFile {

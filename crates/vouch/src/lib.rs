@@ -3,16 +3,19 @@
 //! Zero-knowledge proofs that a computation on private data was done honestly: ML inference on
 //! a committed model, and edits of camera-signed photos. This facade is what applications use.
 //!
-//! **Status:** the import, quantization and reference-interpreter layers are in place; proving
-//! backends (halo2, gkr) come next. Nothing here proves anything yet.
+//! **Status:** import, quantization, the reference interpreter and halo2 proving (KZG on BN254)
+//! are in place; hashed (committed) tensors and the gkr backend come next. Keys made with
+//! `Srs::InsecureDev` are for tests and demos only: they prove nothing to anyone else.
 //!
 //! | module | purpose |
 //! |---|---|
 //! | [`ir`] | the quantized integer IR and its reference interpreter (re-export of `vouch-ir`) |
 //! | [`onnx`] | ONNX import, calibration, quantization (re-export of `vouch-onnx`) |
 //! | [`backend`] | statements, the backend trait, the mock backend, the cost model (`vouch-backend`) |
+//! | [`halo2`] | the halo2 backend (re-export of `vouch-halo2`) |
 //! | [`model`] | compile / run / eval workflow |
-//! | [`artifact`] | versioned file formats (model packages) |
+//! | [`prove`] | setup / prove / verify workflow |
+//! | [`artifact`] | versioned file formats (model packages, proofs, keys directories) |
 //! | [`npy`] | NumPy `.npy` input files |
 //!
 //! ```no_run
@@ -26,6 +29,7 @@ pub mod artifact;
 pub mod error;
 pub mod model;
 pub mod npy;
+pub mod prove;
 
 pub use error::VouchError;
 pub use vouch_backend as backend;

@@ -245,8 +245,12 @@ pub fn quantize_inputs(program: &Program, sample: &Sample) -> Result<Vec<Tensor>
 pub fn run(pkg: &ModelPackage, sample: &Sample) -> Result<Vec<OutputValue>, VouchError> {
     let inputs = quantize_inputs(&pkg.program, sample)?;
     let trace = interp::run(&pkg.program, &inputs)?;
-    Ok(pkg
-        .program
+    Ok(output_values(pkg, &trace))
+}
+
+/// The outputs of a run, named as in the source model, with their real values.
+pub(crate) fn output_values(pkg: &ModelPackage, trace: &interp::Trace<'_>) -> Vec<OutputValue> {
+    pkg.program
         .outputs
         .iter()
         .enumerate()
@@ -266,7 +270,7 @@ pub fn run(pkg: &ModelPackage, sample: &Sample) -> Result<Vec<OutputValue>, Vouc
                 scale: info.scale,
             }
         })
-        .collect())
+        .collect()
 }
 
 /// Top-1 accuracy of the quantized (and optionally the float) model on a labelled set.

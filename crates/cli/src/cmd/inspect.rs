@@ -6,16 +6,21 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use serde_json::json;
-use vouch::artifact::{sniff, FileKind, ModelPackage};
+use vouch::artifact::{
+    hex, sniff, FileKind, KeysDir, ModelPackage, ProofFile, HALO2_VK_FILE, KEYS_SUMMARY_FILE,
+};
+use vouch::halo2::Halo2VerifyingKey;
 use vouch::ir::{Program, TensorKind};
 use vouch::npy;
+use vouch::prove::{describe_policy, role_name};
 
 use crate::cmd::compile::print_report;
-use crate::output::json as print_json;
+use crate::output::{json as print_json, tensor_json};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Any Vouch file (model package, IR program), an ONNX model or a .npy array.
+    /// Any Vouch file (model package, IR program, proof, keys directory or verifying key), an
+    /// ONNX model or a .npy array.
     file: PathBuf,
     /// Print the full program listing (one line per node).
     #[arg(long)]
@@ -61,7 +66,140 @@ fn scale_text(scale: Option<f64>) -> String {
     scale.map_or_else(|| "none (integer)".into(), |s| s.to_string())
 }
 
+fn keys_json(keys: &KeysDir) -> serde_json::Value {
+    let s = &keys.summary;
+    json!({
+        "kind": "keys directory",
+        "format_version": s.version,
+        "backend": s.backend,
+        "digest": s.model_digest.hex(),
+        "model_source": s.model_source,
+        "policy": describe_policy(s.policy),
+        "k": s.k,
+        "rows": s.rows,
+        "table_rows": s.table_rows,
+        "range_bits": s.range_bits,
+        "public": s.public.iter().map(tensor_json).collect::<Vec<_>>(),
+        "srs_sha256": s.srs_sha256,
+        "insecure_setup": s.insecure_setup,
+        "vk_bytes": s.vk_bytes,
+        "vk_sha256": s.vk_sha256,
+        "weights_commitment": s.weights_commitment,
+        "weights_blinding": if keys.weights_blinding.is_some() { "present (secret)" } else { "absent" },
+        "vouch_version": s.vouch_version,
+    })
+}
+
+fn vk_json(vk: &Halo2VerifyingKey, bytes: usize) -> serde_json::Value {
+    let i = &vk.info;
+    let public: Vec<serde_json::Value> = i
+        .public
+        .iter()
+        .map(|p| json!({"tensor": p.tensor, "len": p.len, "range": [p.lo, p.hi]}))
+        .collect();
+    json!({
+        "kind": "halo2 verifying key",
+        "backend": "halo2",
+        "digest": i.program_digest.hex(),
+        "policy": describe_policy(i.policy),
+        "k": i.k,
+        "range_bits": i.shape.range_bits,
+        "public": public,
+        "srs_sha256": hex(&i.srs_digest),
+        "insecure_setup": i.insecure_setup,
+        "bytes": bytes,
+    })
+}
+
+fn proof_json(p: &ProofFile) -> serde_json::Value {
+    let st = &p.statement;
+    let public: Vec<serde_json::Value> = st
+        .public
+        .iter()
+        .map(|t| {
+            let name = p
+                .meta
+                .outputs
+                .iter()
+                .find(|o| o.tensor == t.tensor)
+                .map(|o| o.name.clone());
+            json!({"tensor": t.tensor, "name": name, "values": t.values})
+        })
+        .collect();
+    let commitments: Vec<serde_json::Value> = st
+        .commitments
+        .iter()
+        .map(|c| json!({"role": role_name(c.role), "hex": hex(&c.bytes)}))
+        .collect();
+    json!({
+        "kind": "proof",
+        "format_version": vouch::artifact::PROOF_VERSION,
+        "backend": st.backend,
+        "digest": st.program_digest.hex(),
+        "policy": describe_policy(st.visibility),
+        "k": p.meta.k,
+        "insecure_setup": st.insecure_setup,
+        "proof_bytes": p.proof.len(),
+        "public": public,
+        "commitments": commitments,
+        "outputs": p.meta.outputs.iter().map(tensor_json).collect::<Vec<_>>(),
+        "vouch_version": p.meta.vouch_version,
+        "verified": false,
+    })
+}
+
+/// Text form of a flat summary: scalars as they are, lists and objects as short JSON.
+fn print_fields(v: &serde_json::Value) {
+    let Some(map) = v.as_object() else { return };
+    for (k, val) in map {
+        if k == "kind" {
+            continue;
+        }
+        let text = match val {
+            serde_json::Value::String(s) => s.clone(),
+            other => {
+                let t = other.to_string();
+                if t.chars().count() > 160 {
+                    format!("{}...", t.chars().take(160).collect::<String>())
+                } else {
+                    t
+                }
+            }
+        };
+        println!("{k:<18} {text}");
+    }
+}
+
+/// Inspects a keys directory (or a file in one).
+fn inspect_keys(a: &Args) -> anyhow::Result<ExitCode> {
+    let keys = KeysDir::read(&a.file)?;
+    let info = keys_json(&keys);
+    if a.json {
+        print_json(&info)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("{}: keys directory", a.file.display());
+    print_fields(&info);
+    if keys.summary.insecure_setup {
+        println!("INSECURE dev setup: locally generated parameters, for tests and demos only");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
+    let name = a.file.file_name().and_then(|n| n.to_str());
+    if a.file.is_dir() {
+        if !a.file.join(KEYS_SUMMARY_FILE).exists() && !a.file.join(HALO2_VK_FILE).exists() {
+            anyhow::bail!(
+                "cannot read {}: a directory, and not a keys directory (no {KEYS_SUMMARY_FILE})",
+                a.file.display()
+            );
+        }
+        return inspect_keys(&a);
+    }
+    if name == Some(KEYS_SUMMARY_FILE) {
+        return inspect_keys(&a);
+    }
     let bytes =
         std::fs::read(&a.file).with_context(|| format!("cannot read {}", a.file.display()))?;
     let kind = sniff(&bytes);
@@ -81,6 +219,15 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             let mut v = json!({"kind": "IR program", "format_version": vouch::ir::codec::VERSION});
             v["program"] = program_json(&p);
             (v, Some(p), None)
+        }
+        FileKind::Proof => {
+            let p = ProofFile::from_bytes(&bytes).map_err(|e| e.in_file(&a.file))?;
+            (proof_json(&p), None, None)
+        }
+        FileKind::Halo2VerifyingKey => {
+            let vk = Halo2VerifyingKey::decode(&bytes)
+                .with_context(|| format!("{}: malformed verifying key", a.file.display()))?;
+            (vk_json(&vk, bytes.len()), None, None)
         }
         FileKind::Npy => {
             let arr = npy::parse(&bytes)
@@ -179,6 +326,14 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         }
         if a.listing {
             print!("{p}");
+        }
+    } else if matches!(kind, FileKind::Proof | FileKind::Halo2VerifyingKey) {
+        print_fields(&info);
+        if info["insecure_setup"] == true {
+            println!("INSECURE dev setup: locally generated parameters, for tests and demos only");
+        }
+        if kind == FileKind::Proof {
+            println!("(not verified: `vouch verify PROOF --keys KEYS_DIR` checks it)");
         }
     } else {
         let mut m = info.clone();

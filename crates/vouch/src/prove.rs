@@ -1,0 +1,617 @@
+//! The proving workflow: [`setup_keys`] makes keys for a model under a visibility policy,
+//! [`prove`] runs the model on an input and proves the run, [`verify`] checks a proof file
+//! against keys.
+//!
+//! **Security.** Keys made from [`Srs::InsecureDev`] come from parameters generated on this
+//! machine: whoever ran the generator could forge proofs, so such keys and proofs prove nothing
+//! to anyone else. Both carry an `insecure_setup` flag that [`Verdict::insecure_setup`] reports.
+//!
+//! [`verify`] separates two failures: a proof it could read but does not accept is a
+//! [`Verdict`] with a [`Rejection`] (the answer "no"), while inputs it cannot judge at all are
+//! errors. Malformed files are already errors when read ([`ProofFile::read`],
+//! [`KeysDir::read`]).
+
+use std::panic::AssertUnwindSafe;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use vouch_backend::{Backend, Role, Statement, Visibility, VisibilityPolicy, Witness};
+use vouch_halo2::{native_commitment, plan, Blindings, Halo2Backend, Halo2Error, Halo2Proof, Srs};
+use vouch_ir::{interp, Digest, TensorId, TensorKind};
+use vouch_onnx::quantize::Sample;
+
+use crate::artifact::{
+    from_hex, hex, KeysDir, KeysSummary, ModelPackage, ProofFile, ProofMeta, TensorSummary,
+    HALO2_VK_FILE, KEYS_FORMAT, KEYS_VERSION, WEIGHTS_BLINDING_FILE,
+};
+use crate::error::VouchError;
+use crate::model::{output_values, quantize_inputs, OutputValue};
+
+// ----- policies --------------------------------------------------------------------------------
+
+/// Named visibility policies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Preset {
+    /// A provider serving predictions: input and output public, weights committed (hashed).
+    Provider,
+    /// A user proving a result on private data: input committed (hashed), weights fixed in the
+    /// key, output public.
+    Client,
+}
+
+impl Preset {
+    pub const ALL: [Preset; 2] = [Preset::Provider, Preset::Client];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Preset::Provider => "provider",
+            Preset::Client => "client",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.name() == s)
+    }
+
+    pub fn policy(self) -> VisibilityPolicy {
+        match self {
+            Preset::Provider => VisibilityPolicy::provider(),
+            Preset::Client => VisibilityPolicy::client(),
+        }
+    }
+
+    /// The preset that is exactly `policy`, if any.
+    pub fn of(policy: VisibilityPolicy) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.policy() == policy)
+    }
+}
+
+/// A policy given as a preset (default [`Preset::Provider`]) with per-role overrides.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PolicyChoice {
+    pub preset: Option<Preset>,
+    pub input: Option<Visibility>,
+    pub weights: Option<Visibility>,
+    pub output: Option<Visibility>,
+}
+
+impl PolicyChoice {
+    pub fn resolve(self) -> VisibilityPolicy {
+        let base = self.preset.unwrap_or(Preset::Provider).policy();
+        VisibilityPolicy {
+            input: self.input.unwrap_or(base.input),
+            weights: self.weights.unwrap_or(base.weights),
+            output: self.output.unwrap_or(base.output),
+        }
+    }
+}
+
+/// Lowercase name of a visibility, as the CLI spells it.
+pub fn visibility_name(v: Visibility) -> &'static str {
+    match v {
+        Visibility::Public => "public",
+        Visibility::Hashed => "hashed",
+        Visibility::Private => "private",
+        Visibility::Fixed => "fixed",
+    }
+}
+
+pub fn parse_visibility(s: &str) -> Option<Visibility> {
+    [
+        Visibility::Public,
+        Visibility::Hashed,
+        Visibility::Private,
+        Visibility::Fixed,
+    ]
+    .into_iter()
+    .find(|&v| visibility_name(v) == s)
+}
+
+/// `input public, weights fixed, output public`, plus the preset's name when it is one.
+pub fn describe_policy(p: VisibilityPolicy) -> String {
+    let roles = format!(
+        "input {}, weights {}, output {}",
+        visibility_name(p.input),
+        visibility_name(p.weights),
+        visibility_name(p.output)
+    );
+    match Preset::of(p) {
+        Some(preset) => format!("{} ({roles})", preset.name()),
+        None => roles,
+    }
+}
+
+pub fn role_name(r: Role) -> &'static str {
+    match r {
+        Role::Input => "input",
+        Role::Weights => "weights",
+        Role::Output => "output",
+    }
+}
+
+// ----- setup -----------------------------------------------------------------------------------
+
+/// Makes halo2 keys for the package's model under `policy`, with KZG parameters from `srs`.
+pub fn setup_keys(
+    pkg: &ModelPackage,
+    policy: VisibilityPolicy,
+    srs: Srs,
+) -> Result<KeysDir, VouchError> {
+    let program = &pkg.program;
+    let backend = Halo2Backend { srs };
+    let (_pk, vk) = backend
+        .setup(program, policy)
+        .map_err(|e| setup_error(e, policy))?;
+    let plan = plan(program, policy)?;
+    let vk_bytes = vk.encode();
+    // Hashed weights get one secret blinding for all proofs, so every proof shows the same,
+    // published weights commitment.
+    let weights_blinding = (policy.weights == Visibility::Hashed).then(random_scalar);
+    let weights_commitment = match weights_blinding {
+        Some(b) => Some(weights_commitment(pkg, &b)?),
+        None => None,
+    };
+    let info = &vk.info;
+    let summary = KeysSummary {
+        format: KEYS_FORMAT.into(),
+        version: KEYS_VERSION,
+        backend: backend_name().into(),
+        model_digest: info.program_digest,
+        model_source: pkg.meta.source.clone(),
+        preset: Preset::of(policy).map(|p| p.name().to_string()),
+        policy,
+        k: info.k,
+        rows: plan.rows,
+        table_rows: plan.table_rows,
+        range_bits: info.shape.range_bits,
+        public: info
+            .public
+            .iter()
+            .map(|p| tensor_summary(pkg, p.tensor))
+            .collect(),
+        srs_sha256: hex(&info.srs_digest),
+        insecure_setup: info.insecure_setup,
+        vk_file: HALO2_VK_FILE.into(),
+        vk_sha256: hex(&sha256(&vk_bytes)),
+        vk_bytes: vk_bytes.len(),
+        weights_commitment,
+        vouch_version: env!("CARGO_PKG_VERSION").into(),
+    };
+    Ok(KeysDir {
+        summary,
+        vk,
+        vk_bytes,
+        weights_blinding,
+    })
+}
+
+/// 32 random little-endian bytes below `2^253`, hence a canonical BN254 scalar.
+fn random_scalar() -> [u8; 32] {
+    use rand_core::RngCore;
+    let mut b = [0u8; 32];
+    rand_core::OsRng.fill_bytes(&mut b);
+    b[31] &= 0x1f;
+    b
+}
+
+fn not_a_scalar() -> VouchError {
+    VouchError::Format {
+        what: WEIGHTS_BLINDING_FILE.into(),
+        msg: "not a canonical BN254 scalar".into(),
+    }
+}
+
+/// Hex of the commitment to the package's weights under `blinding`.
+fn weights_commitment(pkg: &ModelPackage, blinding: &[u8; 32]) -> Result<String, VouchError> {
+    let b = vouch_halo2::field::from_bytes(blinding).ok_or_else(not_a_scalar)?;
+    let c = native_commitment(&pkg.program, &[], Role::Weights, b);
+    Ok(hex(&vouch_halo2::field::to_bytes(&c)))
+}
+
+/// Says what to do when the backend cannot prove a policy yet.
+fn setup_error(e: Halo2Error, policy: VisibilityPolicy) -> VouchError {
+    let hashed = [policy.input, policy.weights, policy.output].contains(&Visibility::Hashed);
+    match e {
+        Halo2Error::Unsupported(msg) if hashed => VouchError::Unsupported(format!(
+            "{msg}: the policy ({}) commits tensors with hashes, which the halo2 backend cannot prove yet; choose `fixed`, `private` or `public` for the hashed roles",
+            describe_policy(policy)
+        )),
+        e => e.into(),
+    }
+}
+
+fn backend_name() -> &'static str {
+    "halo2"
+}
+
+fn sha256(bytes: &[u8]) -> [u8; 32] {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes).into()
+}
+
+/// A tensor of the package's program, named as in the source model where it is an input or an
+/// output.
+fn tensor_summary(pkg: &ModelPackage, id: TensorId) -> TensorSummary {
+    let program = &pkg.program;
+    let info = program.info(id);
+    let source_name = |ids: &[TensorId], names: &[String]| {
+        ids.iter()
+            .position(|&t| t == id)
+            .and_then(|k| names.get(k).cloned())
+    };
+    let (role, name) = match info.kind {
+        TensorKind::Input => (
+            Role::Input,
+            source_name(&program.inputs, &pkg.meta.input_names),
+        ),
+        TensorKind::Weight => (Role::Weights, None),
+        TensorKind::Activation => (
+            Role::Output,
+            source_name(&program.outputs, &pkg.meta.output_names),
+        ),
+    };
+    TensorSummary {
+        tensor: id,
+        role,
+        name: name.unwrap_or_else(|| info.name.clone()),
+        shape: info.shape.clone(),
+        scale: info.scale,
+    }
+}
+
+// ----- prove -----------------------------------------------------------------------------------
+
+/// Steps of [`prove_with`], reported as they start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// Running the model with the reference interpreter (the witness).
+    Run,
+    /// Deriving the proving key from the model and the verifying key.
+    ProvingKey,
+    /// Creating the proof.
+    Prove,
+}
+
+impl Phase {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Phase::Run => "running the model",
+            Phase::ProvingKey => "deriving the proving key",
+            Phase::Prove => "proving",
+        }
+    }
+}
+
+/// Time spent in each phase of [`prove`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ProveTimings {
+    pub run: Duration,
+    pub proving_key: Duration,
+    pub prove: Duration,
+}
+
+/// A proof with the outputs it attests.
+#[derive(Debug)]
+pub struct Proved {
+    pub file: ProofFile,
+    /// The model's outputs: integers (what the proof attests when outputs are public) and
+    /// their real values.
+    pub outputs: Vec<OutputValue>,
+    pub timings: ProveTimings,
+}
+
+/// Runs the model on real inputs and proves the run with the keys.
+pub fn prove(pkg: &ModelPackage, keys: &KeysDir, sample: &Sample) -> Result<Proved, VouchError> {
+    prove_with(pkg, keys, sample, |_| {})
+}
+
+/// [`prove`], calling `on_phase` as each phase starts.
+pub fn prove_with(
+    pkg: &ModelPackage,
+    keys: &KeysDir,
+    sample: &Sample,
+    mut on_phase: impl FnMut(Phase),
+) -> Result<Proved, VouchError> {
+    let digest = pkg.digest();
+    if digest != keys.digest() {
+        return Err(VouchError::Data {
+            what: "keys".into(),
+            msg: format!(
+                "made for model {}, but the package is model {digest}; run `vouch setup` for this model",
+                keys.digest()
+            ),
+        });
+    }
+    let program = &pkg.program;
+    let weights = match (&keys.summary.weights_commitment, keys.weights_blinding) {
+        (None, _) => random_scalar(),
+        (Some(_), None) => {
+            return Err(VouchError::Data {
+                what: "keys".into(),
+                msg: format!(
+                    "the weights are hashed and the keys directory has no {WEIGHTS_BLINDING_FILE}: only the holder of the setup's secret blinding can prove under its weights commitment"
+                ),
+            })
+        }
+        (Some(published), Some(b)) => {
+            if weights_commitment(pkg, &b)? != *published {
+                return Err(VouchError::Data {
+                    what: "keys".into(),
+                    msg: format!(
+                        "{WEIGHTS_BLINDING_FILE} and this model's weights do not give the weights commitment in keys.json"
+                    ),
+                });
+            }
+            b
+        }
+    };
+    let scalar = |b: &[u8; 32]| vouch_halo2::field::from_bytes(b).ok_or_else(not_a_scalar);
+    let blindings = Blindings {
+        input: scalar(&random_scalar())?,
+        weights: scalar(&weights)?,
+        output: scalar(&random_scalar())?,
+    };
+    on_phase(Phase::Run);
+    let t = Instant::now();
+    let inputs = quantize_inputs(program, sample)?;
+    let trace = interp::run(program, &inputs)?;
+    let outputs = output_values(pkg, &trace);
+    let witness: Witness = trace.into();
+    let run = t.elapsed();
+
+    on_phase(Phase::ProvingKey);
+    let t = Instant::now();
+    let pk = keys.vk.proving_key(program)?;
+    let proving_key = t.elapsed();
+
+    on_phase(Phase::Prove);
+    let t = Instant::now();
+    let (statement, proof) = keyed_backend().prove_with(&pk, &witness, &blindings)?;
+    let prove = t.elapsed();
+
+    let meta = ProofMeta {
+        k: keys.vk.info.k,
+        outputs: program
+            .outputs
+            .iter()
+            .map(|&id| tensor_summary(pkg, id))
+            .collect(),
+        vouch_version: env!("CARGO_PKG_VERSION").into(),
+    };
+    Ok(Proved {
+        file: ProofFile {
+            statement,
+            proof: proof.bytes,
+            meta,
+        },
+        outputs,
+        timings: ProveTimings {
+            run,
+            proving_key,
+            prove,
+        },
+    })
+}
+
+/// The backend for proving and verifying: both take their KZG parameters from the keys, so
+/// the SRS (read only by setup) is never used here.
+fn keyed_backend() -> Halo2Backend {
+    Halo2Backend {
+        srs: Srs::InsecureDev,
+    }
+}
+
+// ----- verify ----------------------------------------------------------------------------------
+
+/// A commitment the verifier expects the statement to carry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExpectedCommitment {
+    /// The role it must commit to; `None` accepts any role.
+    pub role: Option<Role>,
+    pub bytes: Vec<u8>,
+}
+
+/// Which check turned a proof down.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Check {
+    /// The statement is not about the keys' model, policy or parameters.
+    Keys,
+    /// The statement is about another model than the one expected.
+    ModelDigest,
+    /// The statement lacks the expected commitment.
+    Commitment,
+    /// The proof does not verify.
+    Proof,
+}
+
+/// Why a proof was not accepted.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Rejection {
+    pub check: Check,
+    pub reason: String,
+}
+
+/// The answer of [`verify`].
+#[derive(Clone, Debug)]
+pub struct Verdict {
+    pub statement: Statement,
+    /// The keys or the statement come from an insecure (locally generated) setup.
+    pub insecure_setup: bool,
+    /// `None` when the proof is valid.
+    pub rejection: Option<Rejection>,
+}
+
+impl Verdict {
+    pub fn is_valid(&self) -> bool {
+        self.rejection.is_none()
+    }
+}
+
+/// Checks a proof against keys and, optionally, the model digest and a commitment the verifier
+/// expects. Returns a [`Verdict`] for any proof of the keys' backend (valid or not); errors
+/// only for a proof no check can apply to (another backend's).
+pub fn verify(
+    proof: &ProofFile,
+    keys: &KeysDir,
+    expected_digest: Option<Digest>,
+    expected_commitment: Option<&ExpectedCommitment>,
+) -> Result<Verdict, VouchError> {
+    let s = &proof.statement;
+    if s.backend != keys.summary.backend {
+        return Err(VouchError::Data {
+            what: "proof".into(),
+            msg: format!(
+                "made with the {} backend; the keys are {} keys",
+                s.backend, keys.summary.backend
+            ),
+        });
+    }
+    let rejection = check(proof, keys, expected_digest, expected_commitment).err();
+    Ok(Verdict {
+        statement: s.clone(),
+        insecure_setup: s.insecure_setup || keys.vk.info.insecure_setup,
+        rejection,
+    })
+}
+
+fn check(
+    proof: &ProofFile,
+    keys: &KeysDir,
+    expected_digest: Option<Digest>,
+    expected_commitment: Option<&ExpectedCommitment>,
+) -> Result<(), Rejection> {
+    let s = &proof.statement;
+    let reject = |check: Check, reason: String| Err(Rejection { check, reason });
+    let info = &keys.vk.info;
+    if s.program_digest != info.program_digest {
+        return reject(
+            Check::Keys,
+            format!(
+                "the proof is about model {}, the keys are for model {}",
+                s.program_digest, info.program_digest
+            ),
+        );
+    }
+    if s.visibility != info.policy {
+        return reject(
+            Check::Keys,
+            format!(
+                "the proof's visibility ({}) differs from the keys' ({})",
+                describe_policy(s.visibility),
+                describe_policy(info.policy)
+            ),
+        );
+    }
+    if let Some(want) = expected_digest {
+        if s.program_digest != want {
+            return reject(
+                Check::ModelDigest,
+                format!(
+                    "the proof is about model {}, not the expected {want}",
+                    s.program_digest
+                ),
+            );
+        }
+    }
+    if let Some(want) = expected_commitment {
+        let found = s
+            .commitments
+            .iter()
+            .any(|c| c.bytes == want.bytes && want.role.is_none_or(|r| r == c.role));
+        if !found {
+            let what = match want.role {
+                Some(r) => format!("{} commitment", role_name(r)),
+                None => "commitment".into(),
+            };
+            let has = if s.commitments.is_empty() {
+                "the proof carries no commitments".to_string()
+            } else {
+                format!("the proof commits to {}", commitment_list(s))
+            };
+            return reject(
+                Check::Commitment,
+                format!(
+                    "the expected {what} {} is not in the statement; {has}",
+                    hex(&want.bytes)
+                ),
+            );
+        }
+    }
+    if let Some(published) = &keys.summary.weights_commitment {
+        let published = from_hex(published).unwrap_or_default();
+        let ok = s
+            .commitments
+            .iter()
+            .any(|c| c.role == Role::Weights && c.bytes == published);
+        if !ok {
+            return reject(
+                Check::Commitment,
+                format!(
+                    "the proof's weights commitment is not the one the keys publish ({}); it is about other weights",
+                    hex(&published)
+                ),
+            );
+        }
+    }
+    let backend = keyed_backend();
+    let bytes = Halo2Proof {
+        bytes: proof.proof.clone(),
+    };
+    // The verifier must not panic on hostile bytes; should the proving stack do so anyway,
+    // the proof is turned down rather than the process brought down.
+    let result = std::panic::catch_unwind(AssertUnwindSafe(|| backend.verify(&keys.vk, s, &bytes)));
+    match result {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(Halo2Error::Invalid(reason))) => reject(Check::Proof, reason),
+        Ok(Err(e)) => reject(Check::Proof, e.to_string()),
+        Err(_) => reject(
+            Check::Proof,
+            "the verifier failed on these proof bytes (a bug in the backend); the proof is not accepted"
+                .into(),
+        ),
+    }
+}
+
+fn commitment_list(s: &Statement) -> String {
+    s.commitments
+        .iter()
+        .map(|c| format!("{} {}", role_name(c.role), hex(&c.bytes)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// One public tensor of a statement, named and scaled from the keys' summary.
+#[derive(Clone, Debug, Serialize)]
+pub struct PublicValue {
+    pub tensor: TensorId,
+    /// `None` when the keys do not name the tensor.
+    pub role: Option<&'static str>,
+    pub name: String,
+    pub shape: Vec<usize>,
+    /// The integers the statement holds.
+    pub quantized: Vec<i64>,
+    /// `quantized * scale`, when the tensor has a scale.
+    pub values: Option<Vec<f64>>,
+}
+
+/// The statement's public tensors, named and dequantized with the keys' summary.
+pub fn public_values(statement: &Statement, keys: &KeysSummary) -> Vec<PublicValue> {
+    statement
+        .public
+        .iter()
+        .map(|p| {
+            let known = keys.public.iter().find(|t| t.tensor == p.tensor);
+            PublicValue {
+                tensor: p.tensor,
+                role: known.map(|t| role_name(t.role)),
+                name: known.map_or_else(|| format!("tensor {}", p.tensor.0), |t| t.name.clone()),
+                shape: known.map_or_else(|| vec![p.values.len()], |t| t.shape.clone()),
+                quantized: p.values.clone(),
+                values: known
+                    .and_then(|t| t.scale)
+                    .map(|s| p.values.iter().map(|&v| v as f64 * s).collect()),
+            }
+        })
+        .collect()
+}
