@@ -36,6 +36,8 @@ enum Command {
     Prove(cmd::prove::Args),
     /// Check a proof (exit status 0 valid, 1 invalid, 2 unreadable files).
     Verify(cmd::verify::Args),
+    /// Print the weights commitment a provider publishes (from the model and its keys).
+    Commit(cmd::commit::Args),
     /// Say what a Vouch file (or ONNX / .npy file) is and what it holds.
     Inspect(cmd::inspect::Args),
 }
@@ -49,6 +51,7 @@ fn main() -> ExitCode {
         Command::Setup(a) => cmd::setup::run(a),
         Command::Prove(a) => cmd::prove::run(a),
         Command::Verify(a) => cmd::verify::run(a),
+        Command::Commit(a) => cmd::commit::run(a),
         Command::Inspect(a) => cmd::inspect::run(a),
     };
     match result {

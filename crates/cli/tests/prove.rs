@@ -563,6 +563,9 @@ fn provider_preset_publishes_one_weights_commitment() {
     assert_eq!(s["policy"]["weights"], "hashed");
     let published = s["weights_commitment"].as_str().unwrap().to_string();
     assert_eq!(published.len(), 64);
+    // `vouch commit` gives the same commitment before any proof exists.
+    let c = vouch(d, &["commit", &f.model, "--keys", "pk", "--json"]).json();
+    assert_eq!(c["weights_commitment"].as_str().unwrap(), published);
     let blinding = d.join("pk/weights.blinding");
     #[cfg(unix)]
     {

@@ -201,6 +201,35 @@ fn not_a_scalar() -> VouchError {
     }
 }
 
+/// The weights commitment a provider publishes, recomputed from the model and the keys
+/// directory's secret blinding (no proof involved), and checked against `keys.json`.
+pub fn commit_weights(pkg: &ModelPackage, keys: &KeysDir) -> Result<String, VouchError> {
+    let bad = |msg: String| VouchError::Data {
+        what: "keys".into(),
+        msg,
+    };
+    if keys.digest() != pkg.digest() {
+        return Err(bad(format!(
+            "made for model {}, but the package is model {}",
+            keys.digest(),
+            pkg.digest()
+        )));
+    }
+    let (Some(published), Some(b)) = (&keys.summary.weights_commitment, keys.weights_blinding)
+    else {
+        return Err(bad(format!(
+            "no weights commitment: the keys do not hash the weights, or {WEIGHTS_BLINDING_FILE} is missing"
+        )));
+    };
+    let c = weights_commitment(pkg, &b)?;
+    if c != *published {
+        return Err(bad(format!(
+            "{WEIGHTS_BLINDING_FILE} and this model's weights do not give the weights commitment in keys.json"
+        )));
+    }
+    Ok(c)
+}
+
 /// Hex of the commitment to the package's weights under `blinding`.
 fn weights_commitment(pkg: &ModelPackage, blinding: &[u8; 32]) -> Result<String, VouchError> {
     let b = vouch_halo2::field::from_bytes(blinding).ok_or_else(not_a_scalar)?;

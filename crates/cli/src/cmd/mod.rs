@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod commit;
 pub mod compile;
 pub mod eval;
 pub mod inspect;
