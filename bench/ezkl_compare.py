@@ -525,7 +525,7 @@ def vouch_commands(vouch: Path, onnx: Path, p: dict, preset: str) -> dict[str, l
         "setup": [v, "setup", str(p["model"]), "--backend", "halo2", "--preset", preset,
                   "--insecure-dev-setup", "-o", str(p["keys"]), "--json"],
         "prove": [v, "prove", str(p["model"]), "--keys", str(p["keys"]), "--input", str(p["input_npy"]),
-                  "-o", str(p["proof"]), "--json"],
+                  "-o", str(p["proof"]), "--force", "--json"],
         "verify": [v, "verify", str(p["proof"]), "--keys", str(p["keys"]), "--json"],
     }
 
