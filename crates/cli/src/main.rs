@@ -40,6 +40,11 @@ enum Command {
     Commit(cmd::commit::Args),
     /// Say what a Vouch file (or ONNX / .npy file) is and what it holds.
     Inspect(cmd::inspect::Args),
+    /// Serve predictions over HTTP and prove each one (see docs/serve.md).
+    Serve(cmd::serve::Args),
+    /// Use a proving service: send an input, verify the proof locally, print the output.
+    #[command(subcommand)]
+    Client(cmd::client::Command),
 }
 
 fn main() -> ExitCode {
@@ -53,6 +58,8 @@ fn main() -> ExitCode {
         Command::Verify(a) => cmd::verify::run(a),
         Command::Commit(a) => cmd::commit::run(a),
         Command::Inspect(a) => cmd::inspect::run(a),
+        Command::Serve(a) => cmd::serve::run_cmd(a),
+        Command::Client(c) => cmd::client::run(c),
     };
     match result {
         Ok(code) => code,

@@ -33,7 +33,7 @@ pub struct Args {
     json: bool,
 }
 
-fn parse_commitment(s: &str) -> anyhow::Result<ExpectedCommitment> {
+pub fn parse_commitment(s: &str) -> anyhow::Result<ExpectedCommitment> {
     let (role, h) = match s.split_once(':') {
         Some((r, h)) => {
             let role = match r {
