@@ -1,0 +1,41 @@
+//! Writes the seed corpora: the honest encoding of every fuzzed format, and a prefix of it, under
+//! `fuzz/corpus/<target>/` (generated, not committed: the halo2 key is large). Built by
+//! `cargo fuzz build` with the targets; run it as
+//! `$CARGO_TARGET_DIR/x86_64-unknown-linux-gnu/release/gen_seeds` (see docs/fuzzing.md).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+
+fn write(target: &str, name: &str, bytes: &[u8]) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("corpus")
+        .join(target);
+    std::fs::create_dir_all(&dir).expect("corpus directory");
+    std::fs::write(dir.join(name), bytes).expect("seed file");
+    println!("corpus/{target}/{name}: {} bytes", bytes.len());
+}
+
+/// The honest bytes, and a prefix of half their length.
+fn honest(target: &str, bytes: &[u8]) {
+    write(target, "honest", bytes);
+    write(target, "half", &bytes[..bytes.len() / 2]);
+}
+
+fn main() {
+    let h = vouch_fuzz::halo2();
+    honest("halo2_verify", &h.proof.bytes);
+    // The key target recomputes the SHA-256 trailer of its input: seed the body without it,
+    // and the whole file as is.
+    let body = &h.vk_bytes[..h.vk_bytes.len() - 32];
+    write("halo2_vk_decode", "honest-body", body);
+    write("halo2_vk_decode", "honest-file", &h.vk_bytes);
+
+    let v = vouch_fuzz::vouch();
+    honest("proof_file", &v.proof_file_bytes);
+    honest("model_package", &v.package_bytes);
+    write("keys_dir", "honest", &v.keys_summary_json);
+
+    let g = vouch_fuzz::gkr();
+    honest("gkr_proofs", &g.matmul_proof.to_bytes());
+    write("gkr_proofs", "honest-lookup", &g.lookup_proof.to_bytes());
+}

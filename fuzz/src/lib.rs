@@ -1,0 +1,234 @@
+//! Shared fixtures of Vouch's fuzz targets: one honest key, statement and proof per surface,
+//! built once per process (`OnceLock`), and the honest encodings the seed corpora start from.
+//! See `docs/fuzzing.md`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::OnceLock;
+
+use sha2::{Digest as _, Sha256};
+use vouch::artifact::{CalibrationInfo, KeysDir, ModelMeta, ModelPackage, ProofFile, ProofMeta};
+use vouch_backend::conformance::op_cases;
+use vouch_backend::{Backend, Statement, Visibility, VisibilityPolicy, Witness};
+use vouch_gkr::logup::{self, LookupClaim, LookupProof, Table};
+use vouch_gkr::matmul::{self, MatmulClaim, MatmulProof, MatmulShape};
+use vouch_gkr::transcript::Transcript;
+use vouch_halo2::{Halo2Backend, Halo2Proof, Halo2VerifyingKey, Srs};
+use vouch_ir::{interp, Program};
+
+/// The conformance case every halo2 fixture proves (as in `crates/halo2/tests/hostile_input.rs`).
+pub const CASE: &str = "Requant/per-channel";
+
+/// Public input and output, fixed weights: everything the verifier checks is in the statement.
+pub const POLICY: VisibilityPolicy = VisibilityPolicy {
+    input: Visibility::Public,
+    weights: Visibility::Fixed,
+    output: Visibility::Public,
+};
+
+/// The backend: InsecureDev parameters (a fixed local setup; fine for fuzzing).
+pub fn backend() -> Halo2Backend {
+    Halo2Backend {
+        srs: Srs::InsecureDev,
+    }
+}
+
+fn case_program() -> (Program, Witness) {
+    let case = op_cases()
+        .into_iter()
+        .find(|c| c.name.starts_with(CASE))
+        .expect("conformance case");
+    let w: Witness = interp::run(&case.program, &case.inputs)
+        .expect("the case runs")
+        .into();
+    (case.program, w)
+}
+
+/// An honest halo2 key, statement and proof.
+pub struct Halo2Fixture {
+    pub vk: Halo2VerifyingKey,
+    pub vk_bytes: Vec<u8>,
+    pub statement: Statement,
+    pub proof: Halo2Proof,
+}
+
+pub fn halo2() -> &'static Halo2Fixture {
+    static F: OnceLock<Halo2Fixture> = OnceLock::new();
+    F.get_or_init(|| {
+        let be = backend();
+        let (program, w) = case_program();
+        let (pk, vk) = be.setup(&program, POLICY).expect("setup");
+        let (statement, proof) = be.prove(&pk, &w).expect("prove");
+        be.verify(&vk, &statement, &proof)
+            .expect("the honest proof verifies");
+        let vk_bytes = vk.encode();
+        Halo2Fixture {
+            vk,
+            vk_bytes,
+            statement,
+            proof,
+        }
+    })
+}
+
+/// An honest model package, keys directory and proof file (the facade's formats).
+pub struct VouchFixture {
+    pub package: ModelPackage,
+    pub package_bytes: Vec<u8>,
+    pub keys: KeysDir,
+    pub keys_summary_json: Vec<u8>,
+    pub proof_file: ProofFile,
+    pub proof_file_bytes: Vec<u8>,
+}
+
+pub fn vouch() -> &'static VouchFixture {
+    static F: OnceLock<VouchFixture> = OnceLock::new();
+    F.get_or_init(|| {
+        let (program, w) = case_program();
+        let meta = ModelMeta {
+            source: "fuzz-fixture.onnx".into(),
+            source_sha256: "00".repeat(32),
+            quantization: Default::default(),
+            calibration: CalibrationInfo {
+                source: "default".into(),
+                path: None,
+                samples: 1,
+            },
+            report: None,
+            input_names: (0..program.inputs.len()).map(|i| format!("x{i}")).collect(),
+            output_names: (0..program.outputs.len())
+                .map(|i| format!("y{i}"))
+                .collect(),
+            vouch_version: "0.1.0".into(),
+        };
+        let package = ModelPackage { program, meta };
+        let package_bytes = package.to_bytes().expect("package encodes");
+        let keys = vouch::prove::setup_keys(&package, POLICY, Srs::InsecureDev).expect("setup");
+        let keys_summary_json = serde_json::to_vec_pretty(&keys.summary).expect("summary");
+        let pk = keys.vk.proving_key(&package.program).expect("proving key");
+        let (statement, proof) = backend().prove(&pk, &w).expect("prove");
+        let proof_file = ProofFile {
+            statement,
+            proof: proof.bytes,
+            meta: ProofMeta {
+                k: keys.vk.info.k,
+                outputs: vec![],
+                vouch_version: "0.1.0".into(),
+            },
+        };
+        let proof_file_bytes = proof_file.to_bytes().expect("proof file encodes");
+        let verdict = vouch::prove::verify(&proof_file, &keys, None, None).expect("verdict");
+        assert!(verdict.is_valid(), "the honest proof file verifies");
+        VouchFixture {
+            package,
+            package_bytes,
+            keys,
+            keys_summary_json,
+            proof_file,
+            proof_file_bytes,
+        }
+    })
+}
+
+/// The statement bytes both gkr transcripts start from.
+pub const GKR_STATEMENT: &[u8] = b"vouch-fuzz gkr statement";
+
+/// Public matmul and lookup claims with honest proofs.
+pub struct GkrFixture {
+    pub shape: MatmulShape,
+    pub a: Vec<i64>,
+    pub b: Vec<i64>,
+    pub c: Vec<i64>,
+    pub matmul_proof: MatmulProof,
+    pub table: Table,
+    pub values: Vec<i64>,
+    pub multiplicities: Vec<u64>,
+    pub lookup_proof: LookupProof,
+}
+
+impl GkrFixture {
+    pub fn matmul_claim(&self) -> MatmulClaim<'_> {
+        MatmulClaim {
+            shape: self.shape,
+            a: &self.a,
+            b: &self.b,
+            c: &self.c,
+        }
+    }
+
+    pub fn lookup_claim(&self) -> LookupClaim<'_> {
+        LookupClaim {
+            table: &self.table,
+            columns: vec![&self.values[..]],
+            multiplicities: &self.multiplicities,
+        }
+    }
+}
+
+pub fn gkr() -> &'static GkrFixture {
+    static F: OnceLock<GkrFixture> = OnceLock::new();
+    F.get_or_init(|| {
+        let shape = MatmulShape { m: 3, k: 5, n: 2 };
+        let a: Vec<i64> = (0..15).map(|i| (i * 7 % 11) - 5).collect();
+        let b: Vec<i64> = (0..10).map(|i| (i * 5 % 9) - 4).collect();
+        let c = matmul::reference_product(shape, &a, &b);
+        let table = Table::Range { lo: -8, bits: 4 };
+        let values = vec![-8i64, 7, 0, 3, 3, -1, 5];
+        let multiplicities = logup::multiplicities(&table, &[&values[..]]).expect("in range");
+        let matmul_proof = matmul::prove(
+            &mut Transcript::from_statement_bytes(GKR_STATEMENT),
+            &MatmulClaim {
+                shape,
+                a: &a,
+                b: &b,
+                c: &c,
+            },
+        )
+        .expect("matmul proof");
+        let lookup_proof = logup::prove(
+            &mut Transcript::from_statement_bytes(GKR_STATEMENT),
+            &LookupClaim {
+                table: &table,
+                columns: vec![&values[..]],
+                multiplicities: &multiplicities,
+            },
+        )
+        .expect("lookup proof");
+        GkrFixture {
+            shape,
+            a,
+            b,
+            c,
+            matmul_proof,
+            table,
+            values,
+            multiplicities,
+            lookup_proof,
+        }
+    })
+}
+
+/// `body ‖ SHA-256(body)`: the halo2 key file's integrity trailer, recomputed so that mutations
+/// reach the parser behind the checksum.
+pub fn with_checksum(body: &[u8]) -> Vec<u8> {
+    let mut b = body.to_vec();
+    b.extend_from_slice(&Sha256::digest(body));
+    b
+}
+
+/// Splits a fuzz input into two parts at a little-endian u16 length prefix (clamped).
+pub fn split2(data: &[u8]) -> (&[u8], &[u8]) {
+    if data.len() < 2 {
+        return (data, &[]);
+    }
+    let n = (u16::from_le_bytes([data[0], data[1]]) as usize).min(data.len() - 2);
+    data[2..].split_at(n)
+}
+
+/// Joins two parts the way [`split2`] splits them (first part at most 65535 bytes).
+pub fn join2(a: &[u8], b: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(a.len() + b.len() + 2);
+    v.extend_from_slice(&(a.len() as u16).to_le_bytes());
+    v.extend_from_slice(a);
+    v.extend_from_slice(b);
+    v
+}
