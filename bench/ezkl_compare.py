@@ -110,7 +110,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--vouch", type=Path, default=REPO / "target" / "release" / "vouch",
                    help="vouch binary (built with `cargo build --release -p vouch-cli` if missing)")
     p.add_argument("--no-build", action="store_true", help="never build the vouch binary")
-    p.add_argument("--vouch-preset", choices=["provider", "client"], default="provider",
+    p.add_argument("--vouch-preset", choices=["provider", "client", "fixed"], default="provider",
                    help="visibility preset of `vouch setup` (provider: weights hashed, which EZKL's "
                         "--ezkl-param-visibility hashed matches; fixed is cheaper for EZKL)")
     return p.parse_args(argv)
@@ -522,8 +522,11 @@ def vouch_commands(vouch: Path, onnx: Path, p: dict, preset: str) -> dict[str, l
         "compile": [v, "compile", str(onnx), "--calibration", str(p["cal_npy"]), "-o", str(p["model"]), "--force"],
         # Not a proof: the quantized interpreter's output, for the error when prove is missing.
         "run": [v, "run", str(p["model"]), "--input", str(p["input_npy"]), "--json"],
-        "setup": [v, "setup", str(p["model"]), "--backend", "halo2", "--preset", preset,
-                  "--insecure-dev-setup", "-o", str(p["keys"]), "--json"],
+        # "fixed" = EZKL's default setting: weights in the verifying key, input and output public.
+        "setup": [v, "setup", str(p["model"]), "--backend", "halo2"]
+                 + (["--preset", "provider", "--weights-vis", "fixed"] if preset == "fixed"
+                    else ["--preset", preset])
+                 + ["--insecure-dev-setup", "-o", str(p["keys"]), "--json"],
         "prove": [v, "prove", str(p["model"]), "--keys", str(p["keys"]), "--input", str(p["input_npy"]),
                   "-o", str(p["proof"]), "--force", "--json"],
         "verify": [v, "verify", str(p["proof"]), "--keys", str(p["keys"]), "--json"],

@@ -132,6 +132,34 @@ pub fn op_cases() -> Vec<OpCase> {
             let y = c.node(op, &[x, w])?;
             c.finish("Conv/depthwise-dilated", y)
         },
+        // Products large enough that a backend may check them with Freivalds' algorithm.
+        |s| {
+            let mut c = Case::new(s);
+            let x = c.input(&[6, 16], -128, 127)?;
+            let w = c.weight(&[16, 9], -128, 127)?;
+            let b = c.weight(&[9], -1000, 1000)?;
+            let y = c.node(Op::MatMul, &[x, w, b])?;
+            c.finish("MatMul/wide-weights+column-bias", y)
+        },
+        |s| {
+            let mut c = Case::new(s);
+            let q = c.input(&[2, 8, 5], -20, 20)?;
+            let k = c.input(&[2, 5, 9], -20, 20)?;
+            let y = c.node(Op::MatMul, &[q, k])?;
+            c.finish("MatMul/wide-two-inputs-batched", y)
+        },
+        |s| {
+            let mut c = Case::new(s);
+            let x = c.input(&[1, 3, 8, 7], -128, 127)?;
+            let w = c.weight(&[8, 3, 3, 3], -30, 30)?;
+            let b = c.weight(&[8], -50, 50)?;
+            let op = Op::Conv {
+                window: window([3, 3], [1, 1], [1, 1, 1, 1], [1, 1]),
+                groups: 1,
+            };
+            let y = c.node(op, &[x, w, b])?;
+            c.finish("Conv/wide+pad+bias", y)
+        },
         |s| binary(s, BinaryKind::Add, "Add"),
         |s| binary(s, BinaryKind::Sub, "Sub"),
         |s| binary(s, BinaryKind::Mul, "Mul"),

@@ -51,8 +51,59 @@ impl VouchCircuit {
             fx::RO => cfg.ro,
             i if (fx::RT..fx::RT + RANGE_LANES).contains(&i) => cfg.rt[i - fx::RT],
             fx::FT => cfg.ft,
+            fx::S_HORNER_A => s.horner_a,
+            fx::S_HORNER_B => s.horner_b,
+            fx::S_HORNER_P => s.horner_p,
+            fx::S_DOT2 => s.dot2,
             _ => unreachable!("fixed column index {i} out of range"),
         }
+    }
+}
+
+impl VouchCircuit {
+    fn assign_phase2(
+        &self,
+        cfg: &VouchConfig,
+        layouter: &mut impl Layouter<Fr>,
+        values: &Value<crate::layout::Phase2Values>,
+    ) -> Result<(), Error> {
+        use crate::layout::Phase2Step;
+        let l = &self.layout;
+        let f = cfg.freivalds.ok_or(Error::Synthesis)?;
+        layouter.assign_region(
+            || "freivalds",
+            |mut region| {
+                let get = |pick: fn(&crate::layout::Phase2Values) -> &Vec<Fr>, r: usize| {
+                    values.as_ref().map(|v| pick(v)[r])
+                };
+                for step in &l.phase2 {
+                    let (row, two) = match step {
+                        Phase2Step::Horner { row, .. } => (*row as usize, None),
+                        Phase2Step::HornerP { row, .. } => (*row as usize, Some(false)),
+                        Phase2Step::Dot { row, .. } => (*row as usize, Some(true)),
+                    };
+                    region.assign_advice(f.h, row + 1, get(|v| &v.h, row + 1));
+                    if two.is_some() {
+                        region.assign_advice(f.p, row, get(|v| &v.p, row));
+                    }
+                    if two == Some(true) {
+                        region.assign_advice(f.q, row, get(|v| &v.q, row));
+                    }
+                }
+                let cell = |loc: crate::layout::Loc| {
+                    cfg.advice(loc.col as usize)
+                        .map(|c| Cell {
+                            row_offset: loc.row as usize,
+                            column: Column::<Any>::from(c),
+                        })
+                        .ok_or(Error::Synthesis)
+                };
+                for &(a, b) in &l.copies2 {
+                    region.constrain_equal(cell(a)?, cell(b)?);
+                }
+                Ok(())
+            },
+        )
     }
 }
 
@@ -146,6 +197,16 @@ impl Circuit<Fr> for VouchCircuit {
         )?;
         for (i, c) in cells.into_iter().enumerate() {
             layouter.constrain_instance(c, cfg.instance, DIGEST_ROWS + i);
+        }
+        if let Some(f) = cfg.freivalds {
+            // Everything above is committed before the challenges exist (halo2 squeezes them
+            // from the transcript here); the second phase follows from them.
+            layouter.next_phase();
+            let values = layouter
+                .get_challenge(f.alpha)
+                .zip(layouter.get_challenge(f.beta))
+                .map(|(a, b)| l.phase2_values(a, b));
+            self.assign_phase2(&cfg, &mut layouter, &values)?;
         }
         Ok(())
     }

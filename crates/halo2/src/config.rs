@@ -8,7 +8,10 @@
 
 use halo2_axiom::{
     halo2curves::bn256::Fr,
-    plonk::{Advice, Column, ConstraintSystem, Expression, Fixed, Instance},
+    plonk::{
+        Advice, Challenge, Column, ConstraintSystem, Expression, FirstPhase, Fixed, Instance,
+        SecondPhase,
+    },
     poly::Rotation,
 };
 
@@ -54,7 +57,9 @@ pub mod gate {
     pub const POSEIDON: u32 = 1 << 10;
     pub const RANGE_LOOKUP: u32 = 1 << 11;
     pub const FN_LOOKUP: u32 = 1 << 12;
-    pub const ALL: u32 = (1 << 13) - 1;
+    /// Freivalds' check of matrix products: a second advice phase after two challenges.
+    pub const FREIVALDS: u32 = 1 << 13;
+    pub const ALL: u32 = (1 << 14) - 1;
 }
 
 impl Shape {
@@ -92,7 +97,20 @@ pub struct VouchConfig {
     pub t_x: Column<Fixed>,
     pub t_y: Column<Fixed>,
     pub instance: Column<Instance>,
+    /// Freivalds' check (only when [`gate::FREIVALDS`] is on): second-phase accumulator and
+    /// operand lanes, and the two challenges drawn after the first phase is committed.
+    pub freivalds: Option<FreivaldsConfig>,
     pub shape: Shape,
+}
+
+/// Second-phase columns and challenges of Freivalds' check.
+#[derive(Clone, Copy, Debug)]
+pub struct FreivaldsConfig {
+    pub h: Column<Advice>,
+    pub p: Column<Advice>,
+    pub q: Column<Advice>,
+    pub alpha: Challenge,
+    pub beta: Challenge,
 }
 
 /// Per-row gate switches (fixed 0/1 columns).
@@ -111,6 +129,13 @@ pub struct Selectors {
     pub rc_chain: Column<Fixed>,
     pub pos_full: Column<Fixed>,
     pub pos_part: Column<Fixed>,
+    /// Horner steps over the lanes in powers of alpha / beta.
+    pub horner_a: Column<Fixed>,
+    pub horner_b: Column<Fixed>,
+    /// Horner step in alpha over the second-phase lane `p`.
+    pub horner_p: Column<Fixed>,
+    /// Second-phase dot product step `p * q`.
+    pub dot2: Column<Fixed>,
 }
 
 /// Advice column index of each named column, as the layout refers to them.
@@ -121,7 +146,11 @@ pub mod col {
     pub const RV: usize = RL + RANGE_LANES;
     pub const FX: usize = RV + 1;
     pub const FY: usize = FX + 1;
-    pub const COUNT: usize = FY + 1;
+    /// Second-phase columns of Freivalds' check.
+    pub const H: usize = FY + 1;
+    pub const P: usize = H + 1;
+    pub const Q: usize = P + 1;
+    pub const COUNT: usize = Q + 1;
 }
 
 impl VouchConfig {
@@ -134,6 +163,9 @@ impl VouchConfig {
             col::RV => self.rv,
             col::FX => self.fx,
             col::FY => self.fy,
+            col::H => self.freivalds.map(|f| f.h),
+            col::P => self.freivalds.map(|f| f.p),
+            col::Q => self.freivalds.map(|f| f.q),
             _ => None,
         }
     }
@@ -172,6 +204,10 @@ impl VouchConfig {
             rc_chain: meta.fixed_column(),
             pos_full: meta.fixed_column(),
             pos_part: meta.fixed_column(),
+            horner_a: meta.fixed_column(),
+            horner_b: meta.fixed_column(),
+            horner_p: meta.fixed_column(),
+            dot2: meta.fixed_column(),
         };
         let rt = [(); RANGE_LANES].map(|_| meta.fixed_column());
         let ro = meta.fixed_column();
@@ -179,6 +215,22 @@ impl VouchConfig {
         let [t_tag, t_x, t_y] = [(); 3].map(|_| meta.fixed_column());
         let instance = meta.instance_column();
         meta.enable_equality(instance);
+        let freivalds = shape.uses(gate::FREIVALDS).then(|| {
+            let [h, p, q] = [(); 3].map(|_| {
+                let c = meta.advice_column_in(SecondPhase);
+                meta.enable_equality(c);
+                c
+            });
+            let alpha = meta.challenge_usable_after(FirstPhase);
+            let beta = meta.challenge_usable_after(FirstPhase);
+            FreivaldsConfig {
+                h,
+                p,
+                q,
+                alpha,
+                beta,
+            }
+        });
 
         let cfg = VouchConfig {
             v,
@@ -204,9 +256,11 @@ impl VouchConfig {
             t_x,
             t_y,
             instance,
+            freivalds,
             shape,
         };
         cfg.gates(meta);
+        cfg.freivalds_gates(meta);
         cfg.poseidon_gates(meta);
         cfg.lookups(meta);
         cfg
@@ -405,6 +459,58 @@ impl VouchConfig {
                 vec![(s + sc.clone()) * (rv - sum) - sc * carry * next]
             });
         }
+    }
+
+    /// Freivalds' check (see `docs/halo2.md`): Horner evaluations of matrix rows and columns
+    /// at the challenges, then a second-phase dot product. `h` is the running value.
+    fn freivalds_gates(&self, meta: &mut ConstraintSystem<Fr>) {
+        let Some(f) = self.freivalds else {
+            return;
+        };
+        // h[+1] = kcont * h * z^LANES + sum_t k[t] v[t] z^(LANES-1-t), for z = alpha or beta.
+        for (name, sel, z) in [
+            ("horner alpha", self.sel.horner_a, f.alpha),
+            ("horner beta", self.sel.horner_b, f.beta),
+        ] {
+            meta.create_gate(name, |m| {
+                let s = m.query_fixed(sel, Rotation::cur());
+                let z = m.query_challenge(z);
+                let next = m.query_advice(f.h, Rotation::next());
+                let cur = m.query_advice(f.h, Rotation::cur());
+                let kcont = m.query_fixed(self.kcont, Rotation::cur());
+                let mut sum = Expression::Constant(Fr::zero());
+                for t in 0..LANES {
+                    let v = m.query_advice(self.v[t], Rotation::cur());
+                    let k = m.query_fixed(self.k[t], Rotation::cur());
+                    sum = sum * z.clone() + k * v;
+                }
+                let mut zl = Expression::Constant(Fr::one());
+                for _ in 0..LANES {
+                    zl = zl * z.clone();
+                }
+                vec![s * (next - kcont * cur * zl - sum)]
+            });
+        }
+        // h[+1] = kcont * h * alpha + p
+        meta.create_gate("horner alpha, second phase", |m| {
+            let s = m.query_fixed(self.sel.horner_p, Rotation::cur());
+            let a = m.query_challenge(f.alpha);
+            let next = m.query_advice(f.h, Rotation::next());
+            let cur = m.query_advice(f.h, Rotation::cur());
+            let kcont = m.query_fixed(self.kcont, Rotation::cur());
+            let p = m.query_advice(f.p, Rotation::cur());
+            vec![s * (next - kcont * cur * a - p)]
+        });
+        // h[+1] = kcont * h + p * q
+        meta.create_gate("dot, second phase", |m| {
+            let s = m.query_fixed(self.sel.dot2, Rotation::cur());
+            let next = m.query_advice(f.h, Rotation::next());
+            let cur = m.query_advice(f.h, Rotation::cur());
+            let kcont = m.query_fixed(self.kcont, Rotation::cur());
+            let p = m.query_advice(f.p, Rotation::cur());
+            let q = m.query_advice(f.q, Rotation::cur());
+            vec![s * (next - kcont * cur - p * q)]
+        });
     }
 
     /// Poseidon rounds: two full rounds per row (`pos_full`, lanes s a t b) or three partial

@@ -85,7 +85,11 @@ pub mod fx {
     pub const RT: usize = LANES + 21;
     pub const RO: usize = RT + RANGE_LANES;
     pub const FT: usize = RO + 1;
-    pub const COUNT: usize = FT + 1;
+    pub const S_HORNER_A: usize = FT + 1;
+    pub const S_HORNER_B: usize = FT + 2;
+    pub const S_HORNER_P: usize = FT + 3;
+    pub const S_DOT2: usize = FT + 4;
+    pub const COUNT: usize = S_DOT2 + 1;
 }
 
 /// One dot product: `sum a_i * b_i + bias`.
@@ -102,6 +106,43 @@ pub struct DotK {
     pub bias: i128,
 }
 
+/// Which challenge a Horner chain evaluates at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Point {
+    Alpha,
+    Beta,
+}
+
+/// A second-phase row of Freivalds' check; its value in `h` at `row + 1` follows from the
+/// challenges and first-phase cells, so the prover computes it after the first commitment.
+#[derive(Clone, Debug)]
+pub enum Phase2Step {
+    /// `h[+1] = cont h z^LANES + sum_t ks[t] v[t] z^(LANES-1-t)`.
+    Horner {
+        row: u32,
+        z: Point,
+        cont: bool,
+        ks: Box<[Fr; LANES]>,
+    },
+    /// `h[+1] = cont h alpha + p`, with `p` a copy of the cell `p`.
+    HornerP { row: u32, cont: bool, p: Loc },
+    /// `h[+1] = cont h + p q`, with `p`, `q` copies of those cells.
+    Dot {
+        row: u32,
+        cont: bool,
+        p: Loc,
+        q: Loc,
+    },
+}
+
+/// Second-phase column values (`h`, `p`, `q`, dense by row).
+#[derive(Debug, Default)]
+pub struct Phase2Values {
+    pub h: Vec<Fr>,
+    pub p: Vec<Fr>,
+    pub q: Vec<Fr>,
+}
+
 /// Everything a proof's circuit assigns.
 #[derive(Debug)]
 pub struct Layout {
@@ -113,6 +154,10 @@ pub struct Layout {
     /// Fixed values per column (sparse).
     pub fixed: Vec<Vec<(u32, Fr)>>,
     pub copies: Vec<(Loc, Loc)>,
+    /// Second-phase rows of Freivalds' checks, in row order.
+    pub phase2: Vec<Phase2Step>,
+    /// Copy constraints that involve second-phase cells.
+    pub copies2: Vec<(Loc, Loc)>,
     /// Cells bound to the instance column, in instance order.
     pub public: Vec<Loc>,
     pub public_values: Vec<Fr>,
@@ -136,6 +181,8 @@ impl Layout {
             adv: vec![Vec::new(); col::COUNT],
             fixed: vec![Vec::new(); fx::COUNT],
             copies: Vec::new(),
+            phase2: Vec::new(),
+            copies2: Vec::new(),
             public: Vec::new(),
             public_values: Vec::new(),
             tables: Vec::new(),
@@ -777,6 +824,8 @@ impl Layout {
             (fx::S_RC_CHAIN, gate::RANGE_COMPOSE),
             (fx::S_POS_FULL, gate::POSEIDON),
             (fx::S_POS_PART, gate::POSEIDON),
+            (fx::S_HORNER_A, gate::FREIVALDS),
+            (fx::S_HORNER_B, gate::FREIVALDS),
         ] {
             if on(c) {
                 g |= bit;
@@ -789,5 +838,205 @@ impl Layout {
             g |= gate::FN_LOOKUP;
         }
         g
+    }
+}
+
+/// Freivalds' check of matrix products `C = A B` (see `docs/halo2.md`): instead of one dot
+/// product per output, the circuit evaluates
+/// `sum_ij alpha^i beta^j C_ij = sum_t (sum_i alpha^i A_it) (sum_j beta^j B_tj)`
+/// at two challenges drawn after every first-phase cell (A, B and C among them) is committed.
+impl Layout {
+    /// Rows a Freivalds check of an `m x k` by `k x n` product takes.
+    pub fn freivalds_rows(m: usize, k: usize, n: usize) -> usize {
+        let chain = |len: usize| len.div_ceil(LANES).max(1);
+        k * (chain(m) + chain(n)) + m * chain(n) + m + k + 1
+    }
+
+    /// Lays out `C = A B` (row-major `m x k` and `k x n` operands) and returns C's cells.
+    pub fn freivalds(
+        &mut self,
+        a: &[Val],
+        b: &[Val],
+        (m, k, n): (usize, usize, usize),
+    ) -> Vec<Val> {
+        debug_assert_eq!(a.len(), m * k);
+        debug_assert_eq!(b.len(), k * n);
+        // C as fresh first-phase cells, evaluated row by row in beta; the Horner rows store
+        // them, so they cost no other rows.
+        let mut c_out = Vec::with_capacity(m * n);
+        let mut c_rows = Vec::with_capacity(m);
+        for i in 0..m {
+            let vals: Vec<i128> = (0..n)
+                .map(|j| (0..k).map(|t| a[i * k + t].v * b[t * n + j].v).sum())
+                .collect();
+            let (h, cells) = self.horner_fresh(&vals, Point::Beta);
+            c_rows.push(h);
+            c_out.extend(cells);
+        }
+        let lhs = self.horner_p(&c_rows);
+        let a_cols: Vec<Loc> = (0..k)
+            .map(|t| {
+                let col: Vec<Val> = (0..m).map(|i| a[i * k + t]).collect();
+                self.horner(&col, Point::Alpha)
+            })
+            .collect();
+        let b_rows: Vec<Loc> = (0..k)
+            .map(|t| self.horner(&b[t * n..(t + 1) * n], Point::Beta))
+            .collect();
+        let rhs = self.dot2(&a_cols, &b_rows);
+        self.copies2.push((lhs, rhs));
+        c_out
+    }
+
+    fn horner_rows(&mut self, len: usize, z: Point) -> (usize, usize, usize) {
+        let rows = len.div_ceil(LANES).max(1);
+        let start = self.main(rows);
+        let sel = match z {
+            Point::Alpha => fx::S_HORNER_A,
+            Point::Beta => fx::S_HORNER_B,
+        };
+        for r in 0..rows {
+            self.fix(sel, start + r, 1);
+            self.fix(fx::KCONT, start + r, (r > 0) as i128);
+        }
+        // Leading zero lanes leave the value unchanged.
+        (start, rows, rows * LANES - len)
+    }
+
+    fn push_horner(&mut self, start: usize, rows: usize, z: Point, ks: Vec<Fr>) -> Loc {
+        for r in 0..rows {
+            let mut lane_ks = Box::new([Fr::zero(); LANES]);
+            lane_ks.copy_from_slice(&ks[r * LANES..(r + 1) * LANES]);
+            self.phase2.push(Phase2Step::Horner {
+                row: (start + r) as u32,
+                z,
+                cont: r > 0,
+                ks: lane_ks,
+            });
+        }
+        Loc::new(col::H, start + rows)
+    }
+
+    /// Horner evaluation of `xs` (cells, or constants as `1 * c`): returns the `h` cell.
+    fn horner(&mut self, xs: &[Val], z: Point) -> Loc {
+        let (start, rows, pad) = self.horner_rows(xs.len(), z);
+        let mut ks = vec![Fr::zero(); rows * LANES];
+        for (i, x) in xs.iter().enumerate() {
+            let (row, lane) = (start + (pad + i) / LANES, (pad + i) % LANES);
+            let (cell, c) = match x.el {
+                El::Const(0) => continue,
+                El::Const(c) => (Val::constant(1), c as i128),
+                El::Cell(_) => (*x, 1),
+            };
+            self.place(cell, lane, row);
+            self.fix(fx::K + lane, row, c);
+            ks[pad + i] = fr(c);
+        }
+        self.push_horner(start, rows, z, ks)
+    }
+
+    /// Horner evaluation of fresh witness values stored in the chain's own lanes.
+    fn horner_fresh(&mut self, vals: &[i128], z: Point) -> (Loc, Vec<Val>) {
+        let (start, rows, pad) = self.horner_rows(vals.len(), z);
+        let mut ks = vec![Fr::zero(); rows * LANES];
+        let mut cells = Vec::with_capacity(vals.len());
+        for (i, &v) in vals.iter().enumerate() {
+            let (row, lane) = (start + (pad + i) / LANES, (pad + i) % LANES);
+            cells.push(Val::cell(self.put(lane, row, v), v));
+            self.fix(fx::K + lane, row, 1);
+            ks[pad + i] = Fr::one();
+        }
+        (self.push_horner(start, rows, z, ks), cells)
+    }
+
+    /// Horner evaluation in alpha of second-phase cells, one per row.
+    fn horner_p(&mut self, hs: &[Loc]) -> Loc {
+        let start = self.main(hs.len().max(1));
+        for (r, &src) in hs.iter().enumerate() {
+            let row = start + r;
+            self.fix(fx::S_HORNER_P, row, 1);
+            self.fix(fx::KCONT, row, (r > 0) as i128);
+            let dst = Loc::new(col::P, row);
+            self.copies2.push((src, dst));
+            self.phase2.push(Phase2Step::HornerP {
+                row: row as u32,
+                cont: r > 0,
+                p: src,
+            });
+        }
+        Loc::new(col::H, start + hs.len())
+    }
+
+    /// `sum_t ps[t] qs[t]` over second-phase cells, one product per row.
+    fn dot2(&mut self, ps: &[Loc], qs: &[Loc]) -> Loc {
+        let start = self.main(ps.len().max(1));
+        for (r, (&p, &q)) in ps.iter().zip(qs).enumerate() {
+            let row = start + r;
+            self.fix(fx::S_DOT2, row, 1);
+            self.fix(fx::KCONT, row, (r > 0) as i128);
+            self.copies2.push((p, Loc::new(col::P, row)));
+            self.copies2.push((q, Loc::new(col::Q, row)));
+            self.phase2.push(Phase2Step::Dot {
+                row: row as u32,
+                cont: r > 0,
+                p,
+                q,
+            });
+        }
+        Loc::new(col::H, start + ps.len())
+    }
+
+    /// The second-phase values for challenges `alpha`, `beta`, from the first-phase cells as
+    /// they are in `adv` (so a cheating prover's edits flow through).
+    pub fn phase2_values(&self, alpha: Fr, beta: Fr) -> Phase2Values {
+        let n = self.rows() + 1;
+        let mut out = Phase2Values {
+            h: vec![Fr::zero(); n],
+            p: vec![Fr::zero(); n],
+            q: vec![Fr::zero(); n],
+        };
+        let adv = |c: usize, r: usize| self.adv[c].get(r).copied().unwrap_or(Fr::zero());
+        let mut z_lanes = [Fr::one(); 2];
+        for _ in 0..LANES {
+            z_lanes[0] *= alpha;
+            z_lanes[1] *= beta;
+        }
+        let read = |v: &Phase2Values, loc: Loc| match loc.col as usize {
+            col::H => v.h[loc.row as usize],
+            col::P => v.p[loc.row as usize],
+            col::Q => v.q[loc.row as usize],
+            c => adv(c, loc.row as usize),
+        };
+        for step in &self.phase2 {
+            match step {
+                Phase2Step::Horner { row, z, cont, ks } => {
+                    let r = *row as usize;
+                    let (zv, zl) = match z {
+                        Point::Alpha => (alpha, z_lanes[0]),
+                        Point::Beta => (beta, z_lanes[1]),
+                    };
+                    let mut sum = Fr::zero();
+                    for (t, k) in ks.iter().enumerate() {
+                        sum = sum * zv + *k * adv(t, r);
+                    }
+                    let prev = if *cont { out.h[r] * zl } else { Fr::zero() };
+                    out.h[r + 1] = prev + sum;
+                }
+                Phase2Step::HornerP { row, cont, p } => {
+                    let r = *row as usize;
+                    out.p[r] = read(&out, *p);
+                    let prev = if *cont { out.h[r] * alpha } else { Fr::zero() };
+                    out.h[r + 1] = prev + out.p[r];
+                }
+                Phase2Step::Dot { row, cont, p, q } => {
+                    let r = *row as usize;
+                    out.p[r] = read(&out, *p);
+                    out.q[r] = read(&out, *q);
+                    let prev = if *cont { out.h[r] } else { Fr::zero() };
+                    out.h[r + 1] = prev + out.p[r] * out.q[r];
+                }
+            }
+        }
+        out
     }
 }

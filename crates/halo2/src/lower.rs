@@ -425,6 +425,48 @@ fn matmul(l: &mut Layout, ins: &[&[Val]], infos: &[&TensorInfo], out: &TensorInf
         aligned_strides(batch, &sa[..ra - 2]),
         aligned_strides(batch, &sb[..rb - 2]),
     );
+    let bias = ins.get(2).map(|b| (b, &infos[2].shape));
+    let biases: Vec<Option<Val>> = match bias {
+        None => vec![None; out.shape.iter().product()],
+        Some((b, shape)) => {
+            // Bias broadcasts against the output like the interpreter's `binary`.
+            let st = aligned_strides(&out.shape, shape);
+            let mut v = Vec::with_capacity(out.shape.iter().product());
+            odometer(&out.shape, |idx| {
+                v.push(Some(
+                    b[idx.iter().zip(&st).map(|(i, s)| i * s).sum::<usize>()],
+                ));
+            });
+            v
+        }
+    };
+    let mut mats: Vec<(Vec<Val>, Vec<Val>)> = Vec::new();
+    odometer(batch, |idx| {
+        let oa: usize = idx.iter().zip(&sta).map(|(i, s)| i * s).sum::<usize>() * m * k;
+        let ob: usize = idx.iter().zip(&stb).map(|(i, s)| i * s).sum::<usize>() * k * n;
+        mats.push((
+            ins[0][oa..oa + m * k].to_vec(),
+            ins[1][ob..ob + k * n].to_vec(),
+        ));
+    });
+    let fr: Vec<Option<Freivalds>> = mats
+        .iter()
+        .zip(biases.chunks(m * n))
+        .map(|((a, b), bias)| Freivalds::plan(a, b, bias, (m, k, n)))
+        .collect();
+    if fr.iter().all(|f| f.is_some())
+        && fr
+            .iter()
+            .map(|f| f.as_ref().map_or(0, |f| f.saving))
+            .sum::<usize>()
+            > 0
+    {
+        return fr
+            .into_iter()
+            .flatten()
+            .flat_map(|f| f.lay_out(l))
+            .collect();
+    }
     let mut items: Vec<Vec<(Val, Val)>> = Vec::new();
     odometer(batch, |idx| {
         let oa: usize = idx.iter().zip(&sta).map(|(i, s)| i * s).sum::<usize>() * m * k;
@@ -439,22 +481,67 @@ fn matmul(l: &mut Layout, ins: &[&[Val]], infos: &[&TensorInfo], out: &TensorInf
             }
         }
     });
-    let bias = ins.get(2).map(|b| (b, &infos[2].shape));
-    let biases: Vec<Option<Val>> = match bias {
-        None => vec![None; items.len()],
-        Some((b, shape)) => {
-            // Bias broadcasts against the output like the interpreter's `binary`.
-            let st = aligned_strides(&out.shape, shape);
-            let mut v = Vec::with_capacity(items.len());
-            odometer(&out.shape, |idx| {
-                v.push(Some(
-                    b[idx.iter().zip(&st).map(|(i, s)| i * s).sum::<usize>()],
-                ));
-            });
-            v
-        }
-    };
     products(l, items, biases)
+}
+
+/// A matrix product `C = A B (+ bias)` proven by Freivalds' check, when that takes fewer
+/// rows than one dot product per output. A bias that varies along one axis only joins the
+/// product as one more column of A and row of B.
+struct Freivalds {
+    a: Vec<Val>,
+    b: Vec<Val>,
+    dims: (usize, usize, usize),
+    /// Rows saved against dot products (0 when there is no saving).
+    saving: usize,
+}
+
+impl Freivalds {
+    fn plan(
+        a: &[Val],
+        b: &[Val],
+        bias: &[Option<Val>],
+        (m, k, n): (usize, usize, usize),
+    ) -> Option<Self> {
+        let is_const = |v: &Val| matches!(v.el, El::Const(_));
+        let one = Val::constant(1);
+        let (mut a2, mut b2, mut k2) = (a.to_vec(), b.to_vec(), k);
+        if bias.iter().any(|x| x.is_some()) {
+            let bias: Vec<Val> = bias.iter().map(|x| x.unwrap_or(Val::constant(0))).collect();
+            let same = |x: &Val, y: &Val| x.el == y.el;
+            let by_row = (0..m).all(|i| (0..n).all(|j| same(&bias[i * n + j], &bias[i * n])));
+            let by_col = (0..m).all(|i| (0..n).all(|j| same(&bias[i * n + j], &bias[j])));
+            let (col, row): (Vec<Val>, Vec<Val>) = if by_row {
+                ((0..m).map(|i| bias[i * n]).collect(), vec![one; n])
+            } else if by_col {
+                (vec![one; m], bias[..n].to_vec())
+            } else {
+                return None;
+            };
+            a2 = (0..m)
+                .flat_map(|i| a[i * k..(i + 1) * k].iter().copied().chain([col[i]]))
+                .collect();
+            b2.extend(row);
+            k2 += 1;
+        }
+        let fixed_side = a.iter().all(is_const) || b.iter().all(is_const);
+        let per_row = if fixed_side && bias.iter().flatten().all(is_const) {
+            crate::config::LANES
+        } else {
+            crate::config::DOT_PAIRS
+        };
+        let direct = m * n * (k + 1).div_ceil(per_row);
+        let checked = Layout::freivalds_rows(m, k2, n);
+        Some(Freivalds {
+            a: a2,
+            b: b2,
+            dims: (m, k2, n),
+            saving: direct.saturating_sub(checked),
+        })
+    }
+
+    fn lay_out(self, l: &mut Layout) -> Vec<Val> {
+        l.freivalds(&self.a, &self.b, self.dims)
+    }
 }
 
 /// Dot products, with fixed coefficients when one side is all constants.
@@ -501,6 +588,9 @@ fn conv(
     let (o, cg, kh, kw) = (ws[0], ws[1], ws[2], ws[3]);
     let (oh, ow) = (out.shape[2], out.shape[3]);
     let og = (o / groups.max(1)).max(1);
+    if let Some(c) = conv_freivalds(ins, (nb, c, h, wd), (o, cg, kh, kw), (oh, ow), win, og) {
+        return c.into_iter().flat_map(|f| f.lay_out(l)).collect();
+    }
     let mut items = Vec::with_capacity(nb * o * oh * ow);
     let mut biases = Vec::with_capacity(items.capacity());
     for n in 0..nb {
@@ -536,6 +626,53 @@ fn conv(
         }
     }
     products(l, items, biases)
+}
+
+/// Conv as matrix products per batch item and group (weights `og x cg kh kw` times the
+/// im2col matrix `cg kh kw x oh ow`, padding as constant zeros), when Freivalds' check pays.
+fn conv_freivalds(
+    ins: &[&[Val]],
+    (nb, c, h, wd): (usize, usize, usize, usize),
+    (o, cg, kh, kw): (usize, usize, usize, usize),
+    (oh, ow): (usize, usize),
+    win: &Window,
+    og: usize,
+) -> Option<Vec<Freivalds>> {
+    let groups = o / og;
+    let kk = cg * kh * kw;
+    let pos = oh * ow;
+    let mut out = Vec::with_capacity(nb * groups);
+    for n in 0..nb {
+        for g in 0..groups {
+            let a: Vec<Val> = ins[1][g * og * kk..(g + 1) * og * kk].to_vec();
+            let mut b = Vec::with_capacity(kk * pos);
+            for ci in 0..cg {
+                let ch = g * cg + ci;
+                for ky in 0..kh {
+                    for kx in 0..kw {
+                        for y in 0..oh {
+                            for x in 0..ow {
+                                let iy = (y * win.strides[0] + ky * win.dilations[0]) as i64
+                                    - win.pads[0] as i64;
+                                let ix = (x * win.strides[1] + kx * win.dilations[1]) as i64
+                                    - win.pads[1] as i64;
+                                b.push(if iy < 0 || iy >= h as i64 || ix < 0 || ix >= wd as i64 {
+                                    Val::constant(0)
+                                } else {
+                                    ins[0][((n * c + ch) * h + iy as usize) * wd + ix as usize]
+                                });
+                            }
+                        }
+                    }
+                }
+            }
+            let bias: Vec<Option<Val>> = (0..og * pos)
+                .map(|i| ins.get(2).map(|bv| bv[g * og + i / pos]))
+                .collect();
+            out.push(Freivalds::plan(&a, &b, &bias, (og, kk, pos))?);
+        }
+    }
+    (out.iter().map(|f| f.saving).sum::<usize>() > 0).then_some(out)
 }
 
 /// Input indices feeding each output of a reduction (output order as the interpreter's).

@@ -191,3 +191,25 @@ fn hashed_policies_prove_and_bind_the_commitment() {
         assert!(backend.verify(&vk, &forged, &proof).is_err());
     }
 }
+
+/// The products the shared suite makes wide enough are checked with Freivalds' algorithm
+/// under both kinds of weights (cells, and constants of the key), and still prove.
+#[test]
+fn wide_products_use_freivalds() {
+    use vouch_halo2::config::gate::FREIVALDS;
+    let wide: Vec<_> = op_cases()
+        .into_iter()
+        .filter(|c| c.name.contains("/wide"))
+        .collect();
+    assert_eq!(wide.len(), 3);
+    for case in wide {
+        for policy in [public_all(), fixed_weights()] {
+            let p = plan(&case.program, policy).unwrap();
+            assert!(
+                p.shape.gates & FREIVALDS != 0,
+                "{} ({policy:?}) is not checked with Freivalds",
+                case.name
+            );
+        }
+    }
+}

@@ -256,3 +256,68 @@ fn find_division(l: &vouch_halo2::layout::Layout) -> (usize, usize) {
     let row = l.fixed[column].first().unwrap().0 as usize;
     (row, 0)
 }
+
+/// Freivalds' check takes its vectors from the transcript: an output that fools the check
+/// with a fixed vector (here all ones: a row's sum is kept while two entries change) is
+/// rejected, because the challenges are drawn after the forged output is committed.
+#[test]
+fn forged_product_that_fools_a_fixed_freivalds_vector_is_rejected() {
+    use vouch_ir::{Op, ProgramBuilder, Range};
+    let (m, k, n) = (8usize, 16usize, 8usize);
+    let mut b = ProgramBuilder::new();
+    let x = b
+        .input("x", vec![m, k], Range::new(-128, 127), None)
+        .unwrap();
+    let wv: Vec<i64> = (0..(k * n) as i64).map(|i| (i * 53 % 255) - 127).collect();
+    let w = b.weight("w", vec![k, n], wv.clone(), None).unwrap();
+    let y = b.node("mm", Op::MatMul, &[x, w], None).unwrap();
+    b.output(y);
+    let p = b.finish().unwrap();
+    let xv: Vec<i64> = (0..(m * k) as i64).map(|i| (i * 29 % 251) - 125).collect();
+    let input = vouch_ir::Tensor::new(vec![m, k], xv.clone()).unwrap();
+    let w: Witness = interp::run(&p, &[input]).unwrap().into();
+
+    let be = backend();
+    let (pk, vk) = be.setup(&p, public_fixed()).unwrap();
+    assert!(
+        pk.info.shape.gates & vouch_halo2::config::gate::FREIVALDS != 0,
+        "this product should be checked with Freivalds' algorithm"
+    );
+    let (st, proof) = be.prove(&pk, &w).unwrap();
+    be.verify(&vk, &st, &proof).unwrap();
+
+    // The forgery: C[0][0] + 1 and C[0][1] - 1. With r = (1, ..., 1), A (B r) = C r still.
+    let mut forged = st.clone();
+    let out = forged.public.last_mut().unwrap();
+    out.values[0] += 1;
+    out.values[1] -= 1;
+    let c = &out.values;
+    for i in 0..m {
+        let ab_r: i64 = (0..k)
+            .map(|t| xv[i * k + t] * (0..n).map(|j| wv[t * n + j]).sum::<i64>())
+            .sum();
+        let c_r: i64 = c[i * n..(i + 1) * n].iter().sum();
+        assert_eq!(ab_r, c_r, "the all-ones vector must not see the forgery");
+    }
+    let mut layout = lay_out(
+        &p,
+        public_fixed(),
+        &w.values,
+        pk.info.shape,
+        &Blindings::default(),
+    )
+    .unwrap();
+    // The output cells are the last public cells (the input's come first).
+    let cells = &layout.public[layout.public.len() - m * n..];
+    let (c0, c1) = (cells[0], cells[1]);
+    layout.adv[c0.col as usize][c0.row as usize] += Fr::one();
+    layout.adv[c1.col as usize][c1.row as usize] -= Fr::one();
+    if let Ok(proof) = Halo2Backend::prove_layout(&pk, layout, &forged) {
+        assert!(
+            be.verify(&vk, &forged, &proof).is_err(),
+            "forged product accepted"
+        );
+    }
+    // And the honest proof does not carry over to the forged statement.
+    assert!(be.verify(&vk, &forged, &proof).is_err());
+}

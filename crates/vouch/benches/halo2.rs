@@ -14,7 +14,13 @@ use vouch::ir::interp;
 use vouch::model::{compile, program_samples, quantize_inputs, CompileOptions};
 use vouch::npy;
 
-const DEFAULT_MODELS: &[&str] = &["digits_mlp", "mnist_mlp", "digits_cnn", "lenet5_mnist"];
+const DEFAULT_MODELS: &[&str] = &[
+    "digits_mlp",
+    "mnist_mlp",
+    "digits_cnn",
+    "lenet5_mnist",
+    "gpt2_block_t32_d64_random",
+];
 
 fn policies() -> Vec<(&'static str, VisibilityPolicy)> {
     vec![
@@ -52,9 +58,9 @@ fn main() {
         filter
     };
     println!(
-        "| model | policy | k | rows | setup s | prove s | verify ms | proof B | peak RSS MB |"
+        "| model | policy | k | rows | setup s | prove s | verify ms | proof B | peak RSS MB | outputs = interpreter |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     let exe = std::env::current_exe().expect("bench executable");
     // VOUCH_BENCH_POLICY=provider (say) runs one policy only.
     let only = std::env::var("VOUCH_BENCH_POLICY").ok();
@@ -135,8 +141,21 @@ fn one(dir: &std::path::Path, name: &str, label: &str) {
     let t0 = Instant::now();
     backend.verify(&vk, &st, &proof).expect("verify");
     let verify_ms = t0.elapsed().as_secs_f64() * 1e3;
+    // Public outputs must be the interpreter's, bit for bit (hashed outputs are checked by the
+    // circuit against the same cells).
+    for out in st
+        .public
+        .iter()
+        .filter(|t| pkg.program.outputs.contains(&t.tensor))
+    {
+        assert_eq!(
+            out.values,
+            w.values[out.tensor.index()],
+            "{name}: proven output differs from the interpreter"
+        );
+    }
     println!(
-        "| {name} | {label} | {} | {} | {setup_s:.2} | {prove_s:.2} | {verify_ms:.1} | {} | {:.0} |",
+        "| {name} | {label} | {} | {} | {setup_s:.2} | {prove_s:.2} | {verify_ms:.1} | {} | {:.0} | yes |",
         p.k,
         p.rows.max(p.table_rows),
         proof.bytes.len(),
