@@ -778,6 +778,38 @@ fn bad_requests_get_clear_4xx_and_never_a_panic() {
     server.assert_no_panic();
 }
 
+#[test]
+fn a_request_that_never_finishes_times_out() {
+    use std::io::Write;
+    let f = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(
+        &f.model,
+        &f.keys,
+        &dir.path().join("jobs.db"),
+        &["--request-timeout", "1"],
+    );
+    // A client that announces 100 bytes of body and sends 10, then stalls.
+    let addr = server.url.trim_start_matches("http://").to_string();
+    let mut conn = std::net::TcpStream::connect(&addr).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let start = Instant::now();
+    conn.write_all(
+        b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"input\": ",
+    )
+    .unwrap();
+    let mut answer = String::new();
+    let _ = conn.read_to_string(&mut answer);
+    let took = start.elapsed();
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(answer.contains("\"timeout\""), "{answer}");
+    assert!(took < Duration::from_secs(10), "answered after {took:?}");
+    // The server goes on serving.
+    assert_eq!(server.client().health().unwrap().status, "ok");
+    server.assert_no_panic();
+}
+
 // ----- back-pressure ----------------------------------------------------------------------------------
 
 #[test]
