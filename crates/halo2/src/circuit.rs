@@ -156,6 +156,10 @@ impl Circuit<Fr> for VouchCircuit {
                 }
                 for (i, entries) in l.fixed.iter().enumerate() {
                     let column = Self::fixed_column(&cfg, i);
+                    if column == cfg.unused_fixed && !entries.is_empty() {
+                        // The layout uses a gate its shape left out.
+                        return Err(Error::Synthesis);
+                    }
                     for &(row, v) in entries {
                         region.assign_fixed(column, row as usize, v);
                     }

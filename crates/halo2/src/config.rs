@@ -100,6 +100,8 @@ pub struct VouchConfig {
     /// Freivalds' check (only when [`gate::FREIVALDS`] is on): second-phase accumulator and
     /// operand lanes, and the two challenges drawn after the first phase is committed.
     pub freivalds: Option<FreivaldsConfig>,
+    /// The empty fixed column that stands for every column this shape leaves out.
+    pub unused_fixed: Column<Fixed>,
     pub shape: Shape,
 }
 
@@ -188,31 +190,40 @@ impl VouchConfig {
         let fn_on = shape.uses(gate::FN_LOOKUP);
         let fx = fn_on.then(|| adv(meta));
         let fy = fn_on.then(|| adv(meta));
-        let k = [(); LANES].map(|_| meta.fixed_column());
-        let [kcont, kc, km, ka, kb, kd, klo, khi] = [(); 8].map(|_| meta.fixed_column());
+        // halo2 extends every fixed column to the quotient domain on every proof, used or not:
+        // columns of gates and lookups this shape leaves out share one empty column.
+        let unused = meta.fixed_column();
+        let mut fixed = |on: bool| if on { meta.fixed_column() } else { unused };
+        let uses = |g: u32| shape.uses(g);
+        let k = [(); LANES].map(|_| fixed(true));
+        let [kcont, kc] = [(); 2].map(|_| fixed(true));
+        let [km, ka, kb] = [(); 3].map(|_| fixed(uses(gate::EW)));
+        let kd = fixed(uses(gate::DIV | gate::DIVD));
+        let [klo, khi] = [(); 2].map(|_| fixed(uses(gate::CLAMP)));
         let sel = Selectors {
-            dot: meta.fixed_column(),
-            dotk: meta.fixed_column(),
-            ew: meta.fixed_column(),
-            div: meta.fixed_column(),
-            divd: meta.fixed_column(),
-            clamp: meta.fixed_column(),
-            max: meta.fixed_column(),
-            min: meta.fixed_column(),
-            constant: meta.fixed_column(),
-            rc: meta.fixed_column(),
-            rc_chain: meta.fixed_column(),
-            pos_full: meta.fixed_column(),
-            pos_part: meta.fixed_column(),
-            horner_a: meta.fixed_column(),
-            horner_b: meta.fixed_column(),
-            horner_p: meta.fixed_column(),
-            dot2: meta.fixed_column(),
+            dot: fixed(uses(gate::DOT)),
+            dotk: fixed(uses(gate::DOTK)),
+            ew: fixed(uses(gate::EW)),
+            div: fixed(uses(gate::DIV)),
+            divd: fixed(uses(gate::DIVD)),
+            clamp: fixed(uses(gate::CLAMP)),
+            max: fixed(uses(gate::MAX)),
+            min: fixed(uses(gate::MIN)),
+            constant: fixed(uses(gate::CONST)),
+            rc: fixed(uses(gate::RANGE_COMPOSE)),
+            rc_chain: fixed(uses(gate::RANGE_COMPOSE)),
+            pos_full: fixed(uses(gate::POSEIDON)),
+            pos_part: fixed(uses(gate::POSEIDON)),
+            horner_a: fixed(uses(gate::FREIVALDS)),
+            horner_b: fixed(uses(gate::FREIVALDS)),
+            horner_p: fixed(uses(gate::FREIVALDS)),
+            dot2: fixed(uses(gate::FREIVALDS)),
         };
-        let rt = [(); RANGE_LANES].map(|_| meta.fixed_column());
-        let ro = meta.fixed_column();
-        let ft = meta.fixed_column();
-        let [t_tag, t_x, t_y] = [(); 3].map(|_| meta.fixed_column());
+        let range_on = uses(gate::RANGE_LOOKUP);
+        let rt = std::array::from_fn(|i| fixed(range_on && i < lanes));
+        let ro = fixed(range_on);
+        let ft = fixed(uses(gate::FN_LOOKUP));
+        let [t_tag, t_x, t_y] = [(); 3].map(|_| fixed(range_on || uses(gate::FN_LOOKUP)));
         let instance = meta.instance_column();
         meta.enable_equality(instance);
         let freivalds = shape.uses(gate::FREIVALDS).then(|| {
@@ -257,6 +268,7 @@ impl VouchConfig {
             t_y,
             instance,
             freivalds,
+            unused_fixed: unused,
             shape,
         };
         cfg.gates(meta);

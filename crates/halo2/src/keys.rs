@@ -25,7 +25,8 @@ use crate::error::Halo2Error;
 use crate::lower::lay_out;
 
 const MAGIC: &[u8; 8] = b"VOUCHH2K";
-const VERSION: u32 = 1;
+/// 2: parameters stored uncompressed (reading compressed points cost a square root each).
+const VERSION: u32 = 2;
 
 fn vis_tag(v: Visibility) -> u8 {
     match v {
@@ -77,9 +78,7 @@ impl Halo2VerifyingKey {
         b.extend_from_slice(&vk);
         let mut params = Vec::new();
         // Writing into a Vec cannot fail.
-        let _ = self
-            .params
-            .write_custom(&mut params, SerdeFormat::Processed);
+        let _ = self.params.write_custom(&mut params, SerdeFormat::RawBytes);
         b.extend_from_slice(&(params.len() as u64).to_le_bytes());
         b.extend_from_slice(&params);
         // Integrity: a corrupted file fails to decode instead of holding subtly other
@@ -174,7 +173,7 @@ impl Halo2VerifyingKey {
         })
         .ok_or_else(|| bad("malformed halo2 verifying key"))?;
         let params = guarded(|| {
-            ParamsKZG::<Bn256>::read_custom(&mut &params_bytes[..], SerdeFormat::Processed).ok()
+            ParamsKZG::<Bn256>::read_custom(&mut &params_bytes[..], SerdeFormat::RawBytes).ok()
         })
         .ok_or_else(|| bad("malformed KZG parameters"))?;
         if halo2_axiom::poly::commitment::Params::k(&params) != k {
