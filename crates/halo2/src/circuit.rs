@@ -60,6 +60,16 @@ impl VouchCircuit {
     }
 }
 
+/// The halo2 cell of a layout location (an error for a column this shape leaves out).
+fn cell_at(cfg: &VouchConfig, loc: crate::layout::Loc) -> Result<Cell, Error> {
+    cfg.advice(loc.col as usize)
+        .map(|c| Cell {
+            row_offset: loc.row as usize,
+            column: Column::<Any>::from(c),
+        })
+        .ok_or(Error::Synthesis)
+}
+
 impl VouchCircuit {
     fn assign_phase2(
         &self,
@@ -90,14 +100,7 @@ impl VouchCircuit {
                         region.assign_advice(f.q, row, get(|v| &v.q, row));
                     }
                 }
-                let cell = |loc: crate::layout::Loc| {
-                    cfg.advice(loc.col as usize)
-                        .map(|c| Cell {
-                            row_offset: loc.row as usize,
-                            column: Column::<Any>::from(c),
-                        })
-                        .ok_or(Error::Synthesis)
-                };
+                let cell = |loc| cell_at(cfg, loc);
                 for &(a, b) in &l.copies2 {
                     region.constrain_equal(cell(a)?, cell(b)?);
                 }
@@ -182,14 +185,7 @@ impl Circuit<Fr> for VouchCircuit {
                         row += 1;
                     }
                 }
-                let cell = |loc: crate::layout::Loc| {
-                    cfg.advice(loc.col as usize)
-                        .map(|c| Cell {
-                            row_offset: loc.row as usize,
-                            column: Column::<Any>::from(c),
-                        })
-                        .ok_or(Error::Synthesis)
-                };
+                let cell = |loc| cell_at(&cfg, loc);
                 for &(a, b) in &l.copies {
                     region.constrain_equal(cell(a)?, cell(b)?);
                 }
