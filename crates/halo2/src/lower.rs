@@ -467,20 +467,14 @@ fn matmul(l: &mut Layout, ins: &[&[Val]], infos: &[&TensorInfo], out: &TensorInf
             .flat_map(|f| f.lay_out(l))
             .collect();
     }
-    let mut items: Vec<Vec<(Val, Val)>> = Vec::new();
-    odometer(batch, |idx| {
-        let oa: usize = idx.iter().zip(&sta).map(|(i, s)| i * s).sum::<usize>() * m * k;
-        let ob: usize = idx.iter().zip(&stb).map(|(i, s)| i * s).sum::<usize>() * k * n;
+    let mut items: Vec<Vec<(Val, Val)>> = Vec::with_capacity(biases.len());
+    for (a, b) in &mats {
         for i in 0..m {
             for j in 0..n {
-                items.push(
-                    (0..k)
-                        .map(|t| (ins[0][oa + i * k + t], ins[1][ob + t * n + j]))
-                        .collect(),
-                );
+                items.push((0..k).map(|t| (a[i * k + t], b[t * n + j])).collect());
             }
         }
-    });
+    }
     products(l, items, biases)
 }
 
@@ -600,22 +594,15 @@ fn conv(
                 for x in 0..ow {
                     let mut terms = Vec::with_capacity(cg * kh * kw);
                     for ci in 0..cg {
-                        let ch = g * cg + ci;
+                        let plane = (n * c + g * cg + ci) * h * wd;
                         for ky in 0..kh {
-                            let iy = (y * win.strides[0] + ky * win.dilations[0]) as i64
-                                - win.pads[0] as i64;
-                            if iy < 0 || iy >= h as i64 {
-                                continue;
-                            }
                             for kx in 0..kw {
-                                let ix = (x * win.strides[1] + kx * win.dilations[1]) as i64
-                                    - win.pads[1] as i64;
-                                if ix < 0 || ix >= wd as i64 {
+                                // Taps in the padding contribute nothing.
+                                let Some(xi) = conv_tap(win, (h, wd), (y, x), (ky, kx)) else {
                                     continue;
-                                }
-                                let xi = ((n * c + ch) * h + iy as usize) * wd + ix as usize;
+                                };
                                 let wi = ((oc * cg + ci) * kh + ky) * kw + kx;
-                                terms.push((ins[0][xi], ins[1][wi]));
+                                terms.push((ins[0][plane + xi], ins[1][wi]));
                             }
                         }
                     }
@@ -626,6 +613,20 @@ fn conv(
         }
     }
     products(l, items, biases)
+}
+
+/// Index within an `h x wd` input plane read by kernel tap `(ky, kx)` at output `(y, x)`, or
+/// `None` when the tap falls in the padding.
+fn conv_tap(
+    win: &Window,
+    (h, wd): (usize, usize),
+    (y, x): (usize, usize),
+    (ky, kx): (usize, usize),
+) -> Option<usize> {
+    let iy = (y * win.strides[0] + ky * win.dilations[0]) as i64 - win.pads[0] as i64;
+    let ix = (x * win.strides[1] + kx * win.dilations[1]) as i64 - win.pads[1] as i64;
+    let inside = (0..h as i64).contains(&iy) && (0..wd as i64).contains(&ix);
+    inside.then(|| iy as usize * wd + ix as usize)
 }
 
 /// Conv as matrix products per batch item and group (weights `og x cg kh kw` times the
@@ -647,19 +648,14 @@ fn conv_freivalds(
             let a: Vec<Val> = ins[1][g * og * kk..(g + 1) * og * kk].to_vec();
             let mut b = Vec::with_capacity(kk * pos);
             for ci in 0..cg {
-                let ch = g * cg + ci;
+                let plane = (n * c + g * cg + ci) * h * wd;
                 for ky in 0..kh {
                     for kx in 0..kw {
                         for y in 0..oh {
                             for x in 0..ow {
-                                let iy = (y * win.strides[0] + ky * win.dilations[0]) as i64
-                                    - win.pads[0] as i64;
-                                let ix = (x * win.strides[1] + kx * win.dilations[1]) as i64
-                                    - win.pads[1] as i64;
-                                b.push(if iy < 0 || iy >= h as i64 || ix < 0 || ix >= wd as i64 {
-                                    Val::constant(0)
-                                } else {
-                                    ins[0][((n * c + ch) * h + iy as usize) * wd + ix as usize]
+                                b.push(match conv_tap(win, (h, wd), (y, x), (ky, kx)) {
+                                    Some(xi) => ins[0][plane + xi],
+                                    None => Val::constant(0),
                                 });
                             }
                         }
