@@ -55,12 +55,13 @@ impl KeyInfo {
     /// Digest of the backend parameters that a statement carries.
     pub fn params_digest(&self, vk: &VerifyingKey<G1Affine>) -> [u8; 32] {
         let mut h = Sha256::new();
-        h.update(b"vouch/halo2/params/v1");
+        h.update(b"vouch/halo2/params/v2");
         h.update(self.srs_digest);
         h.update(self.k.to_le_bytes());
         h.update(self.shape.range_bits.to_le_bytes());
         h.update(self.shape.gates.to_le_bytes());
         h.update(self.shape.range_lanes.to_le_bytes());
+        h.update(self.shape.lanes.to_le_bytes());
         h.update(vk.to_bytes(SerdeFormat::Processed));
         h.finalize().into()
     }
@@ -124,40 +125,52 @@ pub struct Plan {
     pub table_rows: usize,
 }
 
-/// Picks the range-limb width that gives the smallest circuit.
+/// Picks the lane count and range-limb layout that give the cheapest circuit.
+///
+/// Proving cost grows with rows times committed polynomials, so the planner lays the program
+/// out under each candidate shape and keeps the one with the smallest `2^k * polys`.
 pub fn plan(program: &Program, policy: VisibilityPolicy) -> Result<Plan, Halo2Error> {
+    plan_with_lanes(program, policy, &crate::config::LANE_CHOICES)
+}
+
+/// [`plan`] restricted to the given lane counts (tests pin one to cover every row width).
+pub fn plan_with_lanes(
+    program: &Program,
+    policy: VisibilityPolicy,
+    lane_choices: &[u32],
+) -> Result<Plan, Halo2Error> {
     let zeros = zero_values(program);
     let mut best: Option<(u64, Plan)> = None;
-    for range_lanes in [1u32, 2, 4] {
-        for range_bits in (8..=16).rev() {
-            let trial = Shape {
-                range_bits,
-                gates: crate::config::gate::ALL,
-                range_lanes,
-            };
-            let l = lay_out(program, policy, &zeros, trial, &Blindings::default())?;
-            let (rows, table_rows) = (l.rows(), l.table_rows());
-            let need = rows.max(table_rows) + RESERVED_ROWS;
-            let k = need.next_power_of_two().trailing_zeros().max(4);
-            let shape = Shape {
-                gates: l.gates_used(),
-                ..trial
-            };
-            // Proving cost grows with rows times committed polynomials: each range lane is a
-            // column plus a lookup argument (three more polynomials).
-            let polys = 20 + 4 * range_lanes as u64;
-            let cost = (1u64 << k) * polys;
-            let p = Plan {
-                shape,
-                k,
-                rows,
-                table_rows,
-            };
-            if best.is_none_or(|(c, _)| cost < c) {
-                best = Some((cost, p));
-            }
-            if rows >= table_rows {
-                break; // a narrower table cannot shrink the circuit any more
+    for &lanes in lane_choices {
+        for range_lanes in [1u32, 2, 4] {
+            for range_bits in (8..=16).rev() {
+                let trial = Shape {
+                    range_bits,
+                    gates: crate::config::gate::ALL,
+                    range_lanes,
+                    lanes,
+                };
+                let l = lay_out(program, policy, &zeros, trial, &Blindings::default())?;
+                let (rows, table_rows) = (l.rows(), l.table_rows());
+                let need = rows.max(table_rows) + RESERVED_ROWS;
+                let k = need.next_power_of_two().trailing_zeros().max(4);
+                let shape = Shape {
+                    gates: l.gates_used(),
+                    ..trial
+                };
+                let cost = (1u64 << k) * committed_polys(shape);
+                let p = Plan {
+                    shape,
+                    k,
+                    rows,
+                    table_rows,
+                };
+                if best.is_none_or(|(c, _)| cost < c) {
+                    best = Some((cost, p));
+                }
+                if rows >= table_rows {
+                    break; // a narrower table cannot shrink the circuit any more
+                }
             }
         }
     }
@@ -170,6 +183,13 @@ pub fn plan(program: &Program, policy: VisibilityPolicy) -> Result<Plan, Halo2Er
         });
     }
     Ok(best)
+}
+
+/// Polynomials a proof commits to and extends, roughly: each general lane is an advice column,
+/// a fixed coefficient column and a permutation column; each range lane adds a column, its
+/// permutation column and a lookup argument (three more polynomials); the rest is a constant.
+fn committed_polys(shape: Shape) -> u64 {
+    3 * shape.lanes as u64 + 5 * shape.range_lanes as u64 + 30
 }
 
 pub(crate) fn zero_values(program: &Program) -> Vec<Vec<i64>> {

@@ -10,7 +10,7 @@ use halo2_axiom::{
 
 use halo2_axiom::halo2curves::ff::Field;
 
-use crate::config::{Shape, VouchConfig, LANES, RANGE_LANES};
+use crate::config::{Shape, VouchConfig, MAX_LANES, MIN_LANES, RANGE_LANES};
 use crate::layout::{fx, Layout};
 
 /// Instance rows before the public tensor values: the statement digest as two 128-bit limbs.
@@ -26,7 +26,8 @@ impl VouchCircuit {
     fn fixed_column(cfg: &VouchConfig, i: usize) -> Column<halo2_axiom::plonk::Fixed> {
         let s = &cfg.sel;
         match i {
-            i if i < LANES => cfg.k[i],
+            // Lanes past this shape's count stand for the empty column (the layout writes none).
+            i if i < MAX_LANES => cfg.k.get(i).copied().unwrap_or(cfg.unused_fixed),
             fx::KCONT => cfg.kcont,
             fx::KC => cfg.kc,
             fx::KM => cfg.km,
@@ -134,6 +135,7 @@ impl Circuit<Fr> for VouchCircuit {
                 range_bits: 16,
                 gates: crate::config::gate::ALL,
                 range_lanes: RANGE_LANES as u32,
+                lanes: MIN_LANES as u32,
             },
         )
     }

@@ -1,6 +1,6 @@
 //! Columns, custom gates and lookup arguments of the Vouch circuit.
 //!
-//! Every row of the circuit is a bundle of [`LANES`] general advice lanes plus dedicated
+//! Every row of the circuit is a bundle of `shape.lanes` general advice lanes plus dedicated
 //! columns (accumulator, range lanes, function-table lanes). Per-row fixed selectors say which
 //! gate reads the lanes of that row; see `docs/halo2.md` for the layout of each gate.
 //! All gates have degree at most 5, so the quotient is computed on a 4x extended domain, the
@@ -15,16 +15,13 @@ use halo2_axiom::{
     poly::Rotation,
 };
 
-/// General advice lanes per row.
-pub const LANES: usize = 12;
-/// Operand pairs per row of the advice-by-advice dot product gate.
-pub const DOT_PAIRS: usize = LANES / 2;
-/// Elements per row of the three-lane gates (elementwise arithmetic, requantization).
-pub const TRIPLES: usize = LANES / 3;
-/// Elements per row of the five-lane gates (max/min, divide-by-tensor).
-pub const QUINTS: usize = LANES / 5;
-/// Elements per row of the six-lane clamp gate.
-pub const SEXTETS: usize = LANES / 6;
+/// Fewest general advice lanes per row (the Poseidon rows need twelve).
+pub const MIN_LANES: usize = 12;
+/// Most general advice lanes per row; the layout's column indices leave room for this many.
+pub const MAX_LANES: usize = 32;
+/// Lane counts the planner tries: wider rows mean fewer rows (a smaller `k`) but more
+/// columns, and the cheaper product wins per program.
+pub const LANE_CHOICES: [u32; 4] = [12, 16, 20, 24];
 /// Range-checked limb lanes per row.
 pub const RANGE_LANES: usize = 4;
 /// Table tags at or above this value name function tables; below, range sizes in bits.
@@ -40,6 +37,8 @@ pub struct Shape {
     pub gates: u32,
     /// Range lanes in use (1 to [`RANGE_LANES`]): each is a lookup argument.
     pub range_lanes: u32,
+    /// General advice lanes per row ([`MIN_LANES`] to [`MAX_LANES`]).
+    pub lanes: u32,
 }
 
 /// Bits of [`Shape::gates`].
@@ -68,10 +67,37 @@ impl Shape {
     }
 }
 
+/// How many elements of each gate fit in one row of `lanes` general lanes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RowFit {
+    pub lanes: usize,
+    /// Operand pairs of the advice-by-advice dot product.
+    pub dot_pairs: usize,
+    /// Three-lane elements (elementwise arithmetic, requantization).
+    pub triples: usize,
+    /// Five-lane elements (max/min, division by a tensor).
+    pub quints: usize,
+    /// Six-lane elements (clamp).
+    pub sextets: usize,
+}
+
+impl RowFit {
+    pub fn new(lanes: usize) -> Self {
+        RowFit {
+            lanes,
+            dot_pairs: lanes / 2,
+            triples: lanes / 3,
+            quints: lanes / 5,
+            sextets: lanes / 6,
+        }
+    }
+}
+
 /// Handles to every column.
 #[derive(Clone, Debug)]
 pub struct VouchConfig {
-    pub v: [Column<Advice>; LANES],
+    /// General lanes (`shape.lanes` of them).
+    pub v: Vec<Column<Advice>>,
     pub acc: Column<Advice>,
     /// Range lanes actually configured (`shape.range_lanes` of them, none without range checks).
     pub rl: Vec<Column<Advice>>,
@@ -79,7 +105,7 @@ pub struct VouchConfig {
     pub fx: Option<Column<Advice>>,
     pub fy: Option<Column<Advice>>,
     /// Per-lane fixed coefficients.
-    pub k: [Column<Fixed>; LANES],
+    pub k: Vec<Column<Fixed>>,
     pub kcont: Column<Fixed>,
     pub kc: Column<Fixed>,
     pub km: Column<Fixed>,
@@ -142,9 +168,9 @@ pub struct Selectors {
 
 /// Advice column index of each named column, as the layout refers to them.
 pub mod col {
-    use super::{LANES, RANGE_LANES};
-    pub const ACC: usize = LANES;
-    pub const RL: usize = LANES + 1;
+    use super::{MAX_LANES, RANGE_LANES};
+    pub const ACC: usize = MAX_LANES;
+    pub const RL: usize = MAX_LANES + 1;
     pub const RV: usize = RL + RANGE_LANES;
     pub const FX: usize = RV + 1;
     pub const FY: usize = FX + 1;
@@ -159,7 +185,7 @@ impl VouchConfig {
     /// Advice column by layout index (`None` for columns this shape leaves out).
     pub fn advice(&self, i: usize) -> Option<Column<Advice>> {
         match i {
-            i if i < LANES => Some(self.v[i]),
+            i if i < MAX_LANES => self.v.get(i).copied(),
             col::ACC => Some(self.acc),
             i if (col::RL..col::RL + RANGE_LANES).contains(&i) => self.rl.get(i - col::RL).copied(),
             col::RV => self.rv,
@@ -178,14 +204,15 @@ impl VouchConfig {
             meta.enable_equality(c);
             c
         };
-        let v = [(); LANES].map(|_| adv(meta));
+        let lanes = (shape.lanes as usize).clamp(MIN_LANES, MAX_LANES);
+        let v: Vec<_> = (0..lanes).map(|_| adv(meta)).collect();
         let acc = adv(meta);
-        let lanes = if shape.uses(gate::RANGE_LOOKUP) {
+        let range_lanes = if shape.uses(gate::RANGE_LOOKUP) {
             (shape.range_lanes as usize).clamp(1, RANGE_LANES)
         } else {
             0
         };
-        let rl = (0..lanes).map(|_| adv(meta)).collect();
+        let rl = (0..range_lanes).map(|_| adv(meta)).collect();
         let rv = shape.uses(gate::RANGE_COMPOSE).then(|| adv(meta));
         let fn_on = shape.uses(gate::FN_LOOKUP);
         let fx = fn_on.then(|| adv(meta));
@@ -195,7 +222,7 @@ impl VouchConfig {
         let unused = meta.fixed_column();
         let mut fixed = |on: bool| if on { meta.fixed_column() } else { unused };
         let uses = |g: u32| shape.uses(g);
-        let k = [(); LANES].map(|_| fixed(true));
+        let k: Vec<_> = (0..lanes).map(|_| fixed(true)).collect();
         let [kcont, kc] = [(); 2].map(|_| fixed(true));
         let [km, ka, kb] = [(); 3].map(|_| fixed(uses(gate::EW)));
         let kd = fixed(uses(gate::DIV | gate::DIVD));
@@ -220,7 +247,7 @@ impl VouchConfig {
             dot2: fixed(uses(gate::FREIVALDS)),
         };
         let range_on = uses(gate::RANGE_LOOKUP);
-        let rt = std::array::from_fn(|i| fixed(range_on && i < lanes));
+        let rt = std::array::from_fn(|i| fixed(range_on && i < range_lanes));
         let ro = fixed(range_on);
         let ft = fixed(uses(gate::FN_LOOKUP));
         let [t_tag, t_x, t_y] = [(); 3].map(|_| fixed(range_on || uses(gate::FN_LOOKUP)));
@@ -280,6 +307,7 @@ impl VouchConfig {
 
     fn gates(&self, meta: &mut ConstraintSystem<Fr>) {
         let one = || Expression::Constant(Fr::one());
+        let fit = RowFit::new(self.v.len());
 
         // acc[+1] = kcont * acc + sum_j v[j] * v[6 + j] + kc
         if self.shape.uses(gate::DOT) {
@@ -290,9 +318,9 @@ impl VouchConfig {
                 let kcont = m.query_fixed(self.kcont, Rotation::cur());
                 let kc = m.query_fixed(self.kc, Rotation::cur());
                 let mut sum = kcont * cur + kc;
-                for j in 0..DOT_PAIRS {
+                for j in 0..fit.dot_pairs {
                     let a = m.query_advice(self.v[j], Rotation::cur());
-                    let b = m.query_advice(self.v[DOT_PAIRS + j], Rotation::cur());
+                    let b = m.query_advice(self.v[fit.dot_pairs + j], Rotation::cur());
                     sum = sum + a * b;
                 }
                 vec![s * (next - sum)]
@@ -308,7 +336,7 @@ impl VouchConfig {
                 let kcont = m.query_fixed(self.kcont, Rotation::cur());
                 let kc = m.query_fixed(self.kc, Rotation::cur());
                 let mut sum = kcont * cur + kc;
-                for j in 0..LANES {
+                for j in 0..fit.lanes {
                     let a = m.query_advice(self.v[j], Rotation::cur());
                     let w = m.query_fixed(self.k[j], Rotation::cur());
                     sum = sum + a * w;
@@ -323,7 +351,7 @@ impl VouchConfig {
                 let s = m.query_fixed(self.sel.ew, Rotation::cur());
                 let [km, ka, kb, kc] =
                     [self.km, self.ka, self.kb, self.kc].map(|c| m.query_fixed(c, Rotation::cur()));
-                (0..TRIPLES)
+                (0..fit.triples)
                     .map(|t| {
                         let [x, y, z] =
                             [0, 1, 2].map(|i| m.query_advice(self.v[3 * t + i], Rotation::cur()));
@@ -343,7 +371,7 @@ impl VouchConfig {
                 let s = m.query_fixed(self.sel.div, Rotation::cur());
                 let kc = m.query_fixed(self.kc, Rotation::cur());
                 let kd = m.query_fixed(self.kd, Rotation::cur());
-                (0..TRIPLES)
+                (0..fit.triples)
                     .map(|t| {
                         let [x, q, r] =
                             [0, 1, 2].map(|i| m.query_advice(self.v[3 * t + i], Rotation::cur()));
@@ -360,7 +388,7 @@ impl VouchConfig {
                 let s = m.query_fixed(self.sel.divd, Rotation::cur());
                 let kd = m.query_fixed(self.kd, Rotation::cur());
                 let two = Expression::Constant(Fr::from(2));
-                (0..QUINTS)
+                (0..fit.quints)
                     .flat_map(|t| {
                         let [a, b, y, r, e] = [0, 1, 2, 3, 4]
                             .map(|i| m.query_advice(self.v[5 * t + i], Rotation::cur()));
@@ -383,7 +411,7 @@ impl VouchConfig {
                 let s = m.query_fixed(self.sel.clamp, Rotation::cur());
                 let lo = m.query_fixed(self.klo, Rotation::cur());
                 let hi = m.query_fixed(self.khi, Rotation::cur());
-                (0..SEXTETS)
+                (0..fit.sextets)
                     .flat_map(|t| {
                         let [q, out, bl, ab, d1, d2] = [0, 1, 2, 3, 4, 5]
                             .map(|i| m.query_advice(self.v[6 * t + i], Rotation::cur()));
@@ -419,7 +447,7 @@ impl VouchConfig {
             }
             meta.create_gate(name, |m| {
                 let s = m.query_fixed(column, Rotation::cur());
-                (0..QUINTS)
+                (0..fit.quints)
                     .flat_map(|t| {
                         let [x, y, out, b, d] = [0, 1, 2, 3, 4]
                             .map(|i| m.query_advice(self.v[5 * t + i], Rotation::cur()));
@@ -444,7 +472,7 @@ impl VouchConfig {
         if self.shape.uses(gate::CONST) {
             meta.create_gate("constants", |m| {
                 let s = m.query_fixed(self.sel.constant, Rotation::cur());
-                (0..LANES)
+                (0..fit.lanes)
                     .map(|j| {
                         s.clone()
                             * (m.query_advice(self.v[j], Rotation::cur())
@@ -479,7 +507,8 @@ impl VouchConfig {
         let Some(f) = self.freivalds else {
             return;
         };
-        // h[+1] = kcont * h * z^LANES + sum_t k[t] v[t] z^(LANES-1-t), for z = alpha or beta.
+        // h[+1] = kcont * h * z^lanes + sum_t k[t] v[t] z^(lanes-1-t), for z = alpha or beta.
+        let lanes = self.v.len();
         for (name, sel, z) in [
             ("horner alpha", self.sel.horner_a, f.alpha),
             ("horner beta", self.sel.horner_b, f.beta),
@@ -491,13 +520,13 @@ impl VouchConfig {
                 let cur = m.query_advice(f.h, Rotation::cur());
                 let kcont = m.query_fixed(self.kcont, Rotation::cur());
                 let mut sum = Expression::Constant(Fr::zero());
-                for t in 0..LANES {
+                for t in 0..lanes {
                     let v = m.query_advice(self.v[t], Rotation::cur());
                     let k = m.query_fixed(self.k[t], Rotation::cur());
                     sum = sum * z.clone() + k * v;
                 }
                 let mut zl = Expression::Constant(Fr::one());
-                for _ in 0..LANES {
+                for _ in 0..lanes {
                     zl = zl * z.clone();
                 }
                 vec![s * (next - kcont * cur * zl - sum)]

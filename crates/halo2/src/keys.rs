@@ -20,13 +20,14 @@ use vouch_ir::{Digest, Program, TensorId};
 
 use crate::backend::{zero_values, Halo2ProvingKey, Halo2VerifyingKey, KeyInfo, PublicSpec, MAX_K};
 use crate::circuit::VouchCircuit;
-use crate::config::Shape;
+use crate::config::{Shape, MAX_LANES, MIN_LANES};
 use crate::error::Halo2Error;
 use crate::lower::lay_out;
 
 const MAGIC: &[u8; 8] = b"VOUCHH2K";
 /// 2: parameters stored uncompressed (reading compressed points cost a square root each).
-const VERSION: u32 = 2;
+/// 3: the lane count of the shape (chosen per program by the planner).
+const VERSION: u32 = 3;
 
 fn vis_tag(v: Visibility) -> u8 {
     match v {
@@ -64,6 +65,7 @@ impl Halo2VerifyingKey {
         b.extend_from_slice(&i.shape.range_bits.to_le_bytes());
         b.extend_from_slice(&i.shape.gates.to_le_bytes());
         b.extend_from_slice(&i.shape.range_lanes.to_le_bytes());
+        b.extend_from_slice(&i.shape.lanes.to_le_bytes());
         b.extend_from_slice(&i.k.to_le_bytes());
         b.extend_from_slice(&i.srs_digest);
         b.extend_from_slice(&(i.public.len() as u32).to_le_bytes());
@@ -129,6 +131,10 @@ impl Halo2VerifyingKey {
         if !(1..=crate::config::RANGE_LANES as u32).contains(&range_lanes) {
             return Err(bad("range lane count out of bounds"));
         }
+        let lanes = r.u32()?;
+        if !(MIN_LANES as u32..=MAX_LANES as u32).contains(&lanes) {
+            return Err(bad("lane count out of bounds"));
+        }
         let k = r.u32()?;
         if !(1..=MAX_K).contains(&k) {
             return Err(bad("circuit size out of bounds"));
@@ -162,6 +168,7 @@ impl Halo2VerifyingKey {
             range_bits,
             gates,
             range_lanes,
+            lanes,
         };
         let vk = guarded(|| {
             VerifyingKey::<G1Affine>::read::<_, VouchCircuit>(

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use halo2_axiom::halo2curves::bn256::Fr;
 
-use crate::config::{col, DOT_PAIRS, LANES, QUINTS, RANGE_LANES, SEXTETS, TRIPLES};
+use crate::config::{col, RowFit, RANGE_LANES};
 use crate::field::{bits_for, fr};
 
 /// An advice cell: layout column index (see [`col`]) and row.
@@ -59,30 +59,30 @@ pub type FrCell = (Loc, Fr);
 
 /// Fixed column indices of the layout (the order of [`crate::config::VouchConfig`]).
 pub mod fx {
-    use super::{LANES, RANGE_LANES};
+    use crate::config::{MAX_LANES, RANGE_LANES};
     pub const K: usize = 0;
-    pub const KCONT: usize = LANES;
-    pub const KC: usize = LANES + 1;
-    pub const KM: usize = LANES + 2;
-    pub const KA: usize = LANES + 3;
-    pub const KB: usize = LANES + 4;
-    pub const KD: usize = LANES + 5;
-    pub const KLO: usize = LANES + 6;
-    pub const KHI: usize = LANES + 7;
-    pub const S_DOT: usize = LANES + 8;
-    pub const S_DOTK: usize = LANES + 9;
-    pub const S_EW: usize = LANES + 10;
-    pub const S_DIV: usize = LANES + 11;
-    pub const S_DIVD: usize = LANES + 12;
-    pub const S_CLAMP: usize = LANES + 13;
-    pub const S_MAX: usize = LANES + 14;
-    pub const S_MIN: usize = LANES + 15;
-    pub const S_CONST: usize = LANES + 16;
-    pub const S_RC: usize = LANES + 17;
-    pub const S_RC_CHAIN: usize = LANES + 18;
-    pub const S_POS_FULL: usize = LANES + 19;
-    pub const S_POS_PART: usize = LANES + 20;
-    pub const RT: usize = LANES + 21;
+    pub const KCONT: usize = MAX_LANES;
+    pub const KC: usize = MAX_LANES + 1;
+    pub const KM: usize = MAX_LANES + 2;
+    pub const KA: usize = MAX_LANES + 3;
+    pub const KB: usize = MAX_LANES + 4;
+    pub const KD: usize = MAX_LANES + 5;
+    pub const KLO: usize = MAX_LANES + 6;
+    pub const KHI: usize = MAX_LANES + 7;
+    pub const S_DOT: usize = MAX_LANES + 8;
+    pub const S_DOTK: usize = MAX_LANES + 9;
+    pub const S_EW: usize = MAX_LANES + 10;
+    pub const S_DIV: usize = MAX_LANES + 11;
+    pub const S_DIVD: usize = MAX_LANES + 12;
+    pub const S_CLAMP: usize = MAX_LANES + 13;
+    pub const S_MAX: usize = MAX_LANES + 14;
+    pub const S_MIN: usize = MAX_LANES + 15;
+    pub const S_CONST: usize = MAX_LANES + 16;
+    pub const S_RC: usize = MAX_LANES + 17;
+    pub const S_RC_CHAIN: usize = MAX_LANES + 18;
+    pub const S_POS_FULL: usize = MAX_LANES + 19;
+    pub const S_POS_PART: usize = MAX_LANES + 20;
+    pub const RT: usize = MAX_LANES + 21;
     pub const RO: usize = RT + RANGE_LANES;
     pub const FT: usize = RO + 1;
     pub const S_HORNER_A: usize = FT + 1;
@@ -117,12 +117,12 @@ pub enum Point {
 /// challenges and first-phase cells, so the prover computes it after the first commitment.
 #[derive(Clone, Debug)]
 pub enum Phase2Step {
-    /// `h[+1] = cont h z^LANES + sum_t ks[t] v[t] z^(LANES-1-t)`.
+    /// `h[+1] = cont h z^lanes + sum_t ks[t] v[t] z^(lanes-1-t)`.
     Horner {
         row: u32,
         z: Point,
         cont: bool,
-        ks: Box<[Fr; LANES]>,
+        ks: Box<[Fr]>,
     },
     /// `h[+1] = cont h alpha + p`, with `p` a copy of the cell `p`.
     HornerP { row: u32, cont: bool, p: Loc },
@@ -147,6 +147,8 @@ pub struct Phase2Values {
 #[derive(Debug)]
 pub struct Layout {
     pub range_bits: u32,
+    /// Elements per row of each gate, from the lane count.
+    pub fit: RowFit,
     /// Range lanes in use (at most [`RANGE_LANES`]).
     pub range_lanes: usize,
     /// Advice values per column (dense; missing rows are zero).
@@ -174,9 +176,10 @@ pub struct Layout {
 }
 
 impl Layout {
-    pub fn new(range_bits: u32, range_lanes: usize) -> Self {
+    pub fn new(range_bits: u32, range_lanes: usize, lanes: usize) -> Self {
         Layout {
             range_bits,
+            fit: RowFit::new(lanes),
             range_lanes: range_lanes.clamp(1, RANGE_LANES),
             adv: vec![Vec::new(); col::COUNT],
             fixed: vec![Vec::new(); fx::COUNT],
@@ -253,7 +256,7 @@ impl Layout {
             return l;
         }
         let (row, lane) = match self.const_open {
-            Some((row, lane)) if lane < LANES => (row, lane),
+            Some((row, lane)) if lane < self.fit.lanes => (row, lane),
             _ => {
                 let row = self.main(1);
                 self.fix(fx::S_CONST, row, 1);
@@ -288,10 +291,10 @@ impl Layout {
 
     /// Fresh cells holding `vals`, with no constraint (witness inputs).
     pub fn store(&mut self, vals: &[i64]) -> Vec<Loc> {
-        let start = self.main(vals.len().div_ceil(LANES));
+        let start = self.main(vals.len().div_ceil(self.fit.lanes));
         vals.iter()
             .enumerate()
-            .map(|(i, &v)| self.put(i % LANES, start + i / LANES, v as i128))
+            .map(|(i, &v)| self.put(i % self.fit.lanes, start + i / self.fit.lanes, v as i128))
             .collect()
     }
 
@@ -312,7 +315,7 @@ impl Layout {
                 }
             }
             let kc = item.bias.map_or(0, |b| b.v);
-            let rows = item.terms.len().div_ceil(DOT_PAIRS).max(1);
+            let rows = item.terms.len().div_ceil(self.fit.dot_pairs).max(1);
             let start = self.main(rows);
             let mut sum = kc;
             for r in 0..rows {
@@ -322,10 +325,10 @@ impl Layout {
                 if r == 0 {
                     self.fix(fx::KC, row, kc);
                 }
-                for j in 0..DOT_PAIRS {
-                    if let Some(&(a, b)) = item.terms.get(r * DOT_PAIRS + j) {
+                for j in 0..self.fit.dot_pairs {
+                    if let Some(&(a, b)) = item.terms.get(r * self.fit.dot_pairs + j) {
                         self.place(a, j, row);
-                        self.place(b, DOT_PAIRS + j, row);
+                        self.place(b, self.fit.dot_pairs + j, row);
                         sum += a.v * b.v;
                     }
                 }
@@ -340,7 +343,7 @@ impl Layout {
     pub fn dotks(&mut self, items: Vec<DotK>) -> Vec<Val> {
         let mut out = Vec::with_capacity(items.len());
         for item in items {
-            let rows = item.terms.len().div_ceil(LANES).max(1);
+            let rows = item.terms.len().div_ceil(self.fit.lanes).max(1);
             let start = self.main(rows);
             let mut sum = item.bias;
             for r in 0..rows {
@@ -350,8 +353,8 @@ impl Layout {
                 if r == 0 {
                     self.fix(fx::KC, row, item.bias);
                 }
-                for j in 0..LANES {
-                    if let Some(&(x, c)) = item.terms.get(r * LANES + j) {
+                for j in 0..self.fit.lanes {
+                    if let Some(&(x, c)) = item.terms.get(r * self.fit.lanes + j) {
                         self.place(x, j, row);
                         self.fix(fx::K + j, row, c);
                         sum += x.v * c;
@@ -368,13 +371,13 @@ impl Layout {
     pub fn elementwise(&mut self, pairs: &[(Val, Val)], k: [i128; 4]) -> Vec<Val> {
         let [km, ka, kb, kc] = k;
         let mut out = Vec::with_capacity(pairs.len());
-        for chunk in pairs.chunks(TRIPLES) {
+        for chunk in pairs.chunks(self.fit.triples) {
             let row = self.main(1);
             for (c, column) in [(km, fx::KM), (ka, fx::KA), (kb, fx::KB), (kc, fx::KC)] {
                 self.fix(column, row, c);
             }
             self.fix(fx::S_EW, row, 1);
-            for t in 0..TRIPLES {
+            for t in 0..self.fit.triples {
                 let (x, y) = chunk
                     .get(t)
                     .copied()
@@ -396,12 +399,12 @@ impl Layout {
     pub fn scaled_div(&mut self, xs: &[(Val, i64)], offset: i128, shift: u32) -> Vec<Val> {
         let d = 1i128 << shift;
         let mut out = Vec::with_capacity(xs.len());
-        for chunk in xs.chunks(TRIPLES) {
+        for chunk in xs.chunks(self.fit.triples) {
             let row = self.main(1);
             self.fix(fx::S_DIV, row, 1);
             self.fix(fx::KC, row, offset);
             self.fix(fx::KD, row, d);
-            for t in 0..TRIPLES {
+            for t in 0..self.fit.triples {
                 let (x, m) = chunk.get(t).copied().unwrap_or((Val::constant(0), 0));
                 let num = x.v * m as i128 + offset;
                 let (q, r) = (num.div_euclid(d), num.rem_euclid(d));
@@ -431,11 +434,11 @@ impl Layout {
         let kd = 1i128 << (shift + 1);
         let rbits = bits_for((2 * b_max - 1).max(0) as u128);
         let mut out = Vec::with_capacity(pairs.len());
-        for chunk in pairs.chunks(QUINTS) {
+        for chunk in pairs.chunks(self.fit.quints) {
             let row = self.main(1);
             self.fix(fx::S_DIVD, row, 1);
             self.fix(fx::KD, row, kd);
-            for t in 0..QUINTS {
+            for t in 0..self.fit.quints {
                 let (a, b) = chunk
                     .get(t)
                     .copied()
@@ -475,12 +478,12 @@ impl Layout {
             .max(0);
         let (b1, b2) = (bits_for(d1_max as u128), bits_for((hi - lo).max(0) as u128));
         let mut out = Vec::with_capacity(qs.len());
-        for chunk in qs.chunks(SEXTETS) {
+        for chunk in qs.chunks(self.fit.sextets) {
             let row = self.main(1);
             self.fix(fx::S_CLAMP, row, 1);
             self.fix(fx::KLO, row, lo);
             self.fix(fx::KHI, row, hi);
-            for t in 0..SEXTETS {
+            for t in 0..self.fit.sextets {
                 let q = chunk.get(t).copied().unwrap_or(Val::constant(lo as i64));
                 let (bl, ab) = ((q.v < lo) as i128, (q.v > hi) as i128);
                 let mid = 1 - bl - ab;
@@ -512,10 +515,10 @@ impl Layout {
     pub fn max_min(&mut self, pairs: &[(Val, Val)], is_max: bool, bound: i128) -> Vec<Val> {
         let bits = bits_for(bound.max(0) as u128);
         let mut out = Vec::with_capacity(pairs.len());
-        for chunk in pairs.chunks(QUINTS) {
+        for chunk in pairs.chunks(self.fit.quints) {
             let row = self.main(1);
             self.fix(if is_max { fx::S_MAX } else { fx::S_MIN }, row, 1);
-            for t in 0..QUINTS {
+            for t in 0..self.fit.quints {
                 let (x, y) = chunk
                     .get(t)
                     .copied()
@@ -680,7 +683,7 @@ impl Layout {
                 .map(|i| crate::field::pow2(p.bits * i as u32))
                 .collect();
             let bias = -coefs.iter().fold(Fr::zero(), |a, c| a + c) * fr(p.lo as i128);
-            let rows = chunk.len().div_ceil(LANES).max(1);
+            let rows = chunk.len().div_ceil(self.fit.lanes).max(1);
             let start = self.main(rows);
             let mut sum = bias;
             for r in 0..rows {
@@ -690,9 +693,9 @@ impl Layout {
                 if r == 0 {
                     self.fix_fr(fx::KC, row, bias);
                 }
-                for j in 0..LANES {
-                    if let Some(&x) = chunk.get(r * LANES + j) {
-                        let c = coefs[r * LANES + j];
+                for j in 0..self.fit.lanes {
+                    if let Some(&x) = chunk.get(r * self.fit.lanes + j) {
+                        let c = coefs[r * self.fit.lanes + j];
                         self.place(x, j, row);
                         self.fix_fr(fx::K + j, row, c);
                         sum += fr(x.v) * c;
@@ -847,8 +850,8 @@ impl Layout {
 /// at two challenges drawn after every first-phase cell (A, B and C among them) is committed.
 impl Layout {
     /// Rows a Freivalds check of an `m x k` by `k x n` product takes.
-    pub fn freivalds_rows(m: usize, k: usize, n: usize) -> usize {
-        let chain = |len: usize| len.div_ceil(LANES).max(1);
+    pub fn freivalds_rows(lanes: usize, m: usize, k: usize, n: usize) -> usize {
+        let chain = |len: usize| len.div_ceil(lanes).max(1);
         k * (chain(m) + chain(n)) + m * chain(n) + m + k + 1
     }
 
@@ -889,7 +892,7 @@ impl Layout {
     }
 
     fn horner_rows(&mut self, len: usize, z: Point) -> (usize, usize, usize) {
-        let rows = len.div_ceil(LANES).max(1);
+        let rows = len.div_ceil(self.fit.lanes).max(1);
         let start = self.main(rows);
         let sel = match z {
             Point::Alpha => fx::S_HORNER_A,
@@ -900,13 +903,13 @@ impl Layout {
             self.fix(fx::KCONT, start + r, (r > 0) as i128);
         }
         // Leading zero lanes leave the value unchanged.
-        (start, rows, rows * LANES - len)
+        (start, rows, rows * self.fit.lanes - len)
     }
 
     fn push_horner(&mut self, start: usize, rows: usize, z: Point, ks: Vec<Fr>) -> Loc {
         for r in 0..rows {
-            let mut lane_ks = Box::new([Fr::zero(); LANES]);
-            lane_ks.copy_from_slice(&ks[r * LANES..(r + 1) * LANES]);
+            let lanes = self.fit.lanes;
+            let lane_ks: Box<[Fr]> = ks[r * lanes..(r + 1) * lanes].into();
             self.phase2.push(Phase2Step::Horner {
                 row: (start + r) as u32,
                 z,
@@ -920,9 +923,12 @@ impl Layout {
     /// Horner evaluation of `xs` (cells, or constants as `1 * c`): returns the `h` cell.
     fn horner(&mut self, xs: &[Val], z: Point) -> Loc {
         let (start, rows, pad) = self.horner_rows(xs.len(), z);
-        let mut ks = vec![Fr::zero(); rows * LANES];
+        let mut ks = vec![Fr::zero(); rows * self.fit.lanes];
         for (i, x) in xs.iter().enumerate() {
-            let (row, lane) = (start + (pad + i) / LANES, (pad + i) % LANES);
+            let (row, lane) = (
+                start + (pad + i) / self.fit.lanes,
+                (pad + i) % self.fit.lanes,
+            );
             let (cell, c) = match x.el {
                 El::Const(0) => continue,
                 El::Const(c) => (Val::constant(1), c as i128),
@@ -938,10 +944,13 @@ impl Layout {
     /// Horner evaluation of fresh witness values stored in the chain's own lanes.
     fn horner_fresh(&mut self, vals: &[i128], z: Point) -> (Loc, Vec<Val>) {
         let (start, rows, pad) = self.horner_rows(vals.len(), z);
-        let mut ks = vec![Fr::zero(); rows * LANES];
+        let mut ks = vec![Fr::zero(); rows * self.fit.lanes];
         let mut cells = Vec::with_capacity(vals.len());
         for (i, &v) in vals.iter().enumerate() {
-            let (row, lane) = (start + (pad + i) / LANES, (pad + i) % LANES);
+            let (row, lane) = (
+                start + (pad + i) / self.fit.lanes,
+                (pad + i) % self.fit.lanes,
+            );
             cells.push(Val::cell(self.put(lane, row, v), v));
             self.fix(fx::K + lane, row, 1);
             ks[pad + i] = Fr::one();
@@ -997,7 +1006,7 @@ impl Layout {
         };
         let adv = |c: usize, r: usize| self.adv[c].get(r).copied().unwrap_or(Fr::zero());
         let mut z_lanes = [Fr::one(); 2];
-        for _ in 0..LANES {
+        for _ in 0..self.fit.lanes {
             z_lanes[0] *= alpha;
             z_lanes[1] *= beta;
         }

@@ -18,8 +18,8 @@ pub mod srs;
 pub mod transcript;
 
 pub use backend::{
-    native_commitment, plan, Halo2Backend, Halo2Proof, Halo2ProvingKey, Halo2VerifyingKey, KeyInfo,
-    Plan, PublicSpec,
+    native_commitment, plan, plan_with_lanes, Halo2Backend, Halo2Proof, Halo2ProvingKey,
+    Halo2VerifyingKey, KeyInfo, Plan, PublicSpec,
 };
 pub use error::Halo2Error;
 pub use lower::Blindings;

@@ -9,7 +9,7 @@ use vouch_ir::{
     Window,
 };
 
-use crate::config::Shape;
+use crate::config::{RowFit, Shape};
 use crate::error::Halo2Error;
 use crate::layout::{Dot, DotK, El, Layout, Val};
 use crate::poseidon::Packing;
@@ -34,7 +34,11 @@ pub fn lay_out(
     shape: Shape,
     blindings: &Blindings,
 ) -> Result<Layout, Halo2Error> {
-    let mut l = Layout::new(shape.range_bits, shape.range_lanes as usize);
+    let mut l = Layout::new(
+        shape.range_bits,
+        shape.range_lanes as usize,
+        shape.lanes as usize,
+    );
     let mut t: Vec<Option<Vec<Val>>> = vec![None; program.tensors.len()];
     let value = |id: usize| -> Result<&Vec<i64>, Halo2Error> {
         values
@@ -449,10 +453,11 @@ fn matmul(l: &mut Layout, ins: &[&[Val]], infos: &[&TensorInfo], out: &TensorInf
             ins[1][ob..ob + k * n].to_vec(),
         ));
     });
+    let fit = l.fit;
     let fr: Vec<Option<Freivalds>> = mats
         .iter()
         .zip(biases.chunks(m * n))
-        .map(|((a, b), bias)| Freivalds::plan(a, b, bias, (m, k, n)))
+        .map(|((a, b), bias)| Freivalds::plan(fit, a, b, bias, (m, k, n)))
         .collect();
     if fr.iter().all(|f| f.is_some())
         && fr
@@ -491,6 +496,7 @@ struct Freivalds {
 
 impl Freivalds {
     fn plan(
+        fit: RowFit,
         a: &[Val],
         b: &[Val],
         bias: &[Option<Val>],
@@ -519,12 +525,12 @@ impl Freivalds {
         }
         let fixed_side = a.iter().all(is_const) || b.iter().all(is_const);
         let per_row = if fixed_side && bias.iter().flatten().all(is_const) {
-            crate::config::LANES
+            fit.lanes
         } else {
-            crate::config::DOT_PAIRS
+            fit.dot_pairs
         };
         let direct = m * n * (k + 1).div_ceil(per_row);
-        let checked = Layout::freivalds_rows(m, k2, n);
+        let checked = Layout::freivalds_rows(fit.lanes, m, k2, n);
         Some(Freivalds {
             a: a2,
             b: b2,
@@ -582,7 +588,8 @@ fn conv(
     let (o, cg, kh, kw) = (ws[0], ws[1], ws[2], ws[3]);
     let (oh, ow) = (out.shape[2], out.shape[3]);
     let og = (o / groups.max(1)).max(1);
-    if let Some(c) = conv_freivalds(ins, (nb, c, h, wd), (o, cg, kh, kw), (oh, ow), win, og) {
+    let dims = ((nb, c, h, wd), (o, cg, kh, kw), (oh, ow));
+    if let Some(c) = conv_freivalds(l.fit, ins, dims, win, og) {
         return c.into_iter().flat_map(|f| f.lay_out(l)).collect();
     }
     let mut items = Vec::with_capacity(nb * o * oh * ow);
@@ -629,13 +636,19 @@ fn conv_tap(
     inside.then(|| iy as usize * wd + ix as usize)
 }
 
+/// Input `(n, c, h, w)`, weights `(o, c/groups, kh, kw)` and output `(oh, ow)` of a conv.
+type ConvDims = (
+    (usize, usize, usize, usize),
+    (usize, usize, usize, usize),
+    (usize, usize),
+);
+
 /// Conv as matrix products per batch item and group (weights `og x cg kh kw` times the
 /// im2col matrix `cg kh kw x oh ow`, padding as constant zeros), when Freivalds' check pays.
 fn conv_freivalds(
+    fit: RowFit,
     ins: &[&[Val]],
-    (nb, c, h, wd): (usize, usize, usize, usize),
-    (o, cg, kh, kw): (usize, usize, usize, usize),
-    (oh, ow): (usize, usize),
+    ((nb, c, h, wd), (o, cg, kh, kw), (oh, ow)): ConvDims,
     win: &Window,
     og: usize,
 ) -> Option<Vec<Freivalds>> {
@@ -665,7 +678,7 @@ fn conv_freivalds(
             let bias: Vec<Option<Val>> = (0..og * pos)
                 .map(|i| ins.get(2).map(|bv| bv[g * og + i / pos]))
                 .collect();
-            out.push(Freivalds::plan(&a, &b, &bias, (og, kk, pos))?);
+            out.push(Freivalds::plan(fit, &a, &b, &bias, (og, kk, pos))?);
         }
     }
     (out.iter().map(|f| f.saving).sum::<usize>() > 0).then_some(out)

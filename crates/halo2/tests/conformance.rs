@@ -9,8 +9,9 @@ use halo2_axiom::dev::MockProver;
 use vouch_backend::conformance::op_cases;
 use vouch_backend::{Backend, Visibility, VisibilityPolicy, Witness};
 use vouch_halo2::circuit::{VouchCircuit, DIGEST_ROWS};
+use vouch_halo2::config::LANE_CHOICES;
 use vouch_halo2::lower::lay_out;
-use vouch_halo2::{plan, Blindings, Halo2Backend, Srs};
+use vouch_halo2::{plan, plan_with_lanes, Blindings, Halo2Backend, Srs};
 use vouch_ir::interp;
 
 fn public_all() -> VisibilityPolicy {
@@ -32,10 +33,14 @@ fn fixed_weights() -> VisibilityPolicy {
 #[test]
 fn every_op_satisfies_the_mock_prover() {
     for case in op_cases() {
-        for policy in [public_all(), fixed_weights()] {
+        for (policy, lanes) in [public_all(), fixed_weights()]
+            .into_iter()
+            .flat_map(|p| LANE_CHOICES.map(|l| (p, l)))
+        {
             let trace = interp::run(&case.program, &case.inputs).unwrap();
             let w: Witness = trace.into();
-            let p = plan(&case.program, policy).unwrap();
+            let p = plan_with_lanes(&case.program, policy, &[lanes]).unwrap();
+            assert_eq!(p.shape.lanes, lanes);
             let layout = lay_out(
                 &case.program,
                 policy,
@@ -52,7 +57,11 @@ fn every_op_satisfies_the_mock_prover() {
             };
             let prover = MockProver::run(p.k, &circuit, vec![inst]).unwrap();
             if let Err(e) = prover.verify() {
-                panic!("{} ({policy:?}): {:?}", case.name, &e[..e.len().min(3)]);
+                panic!(
+                    "{} ({policy:?}, {lanes} lanes): {:?}",
+                    case.name,
+                    &e[..e.len().min(3)]
+                );
             }
         }
     }

@@ -436,6 +436,9 @@ pub struct KeysSummary {
     pub table_rows: usize,
     /// Width of the range-check table.
     pub range_bits: u32,
+    /// General advice lanes per row, chosen by the planner.
+    #[serde(default)]
+    pub lanes: u32,
     /// Public tensors in statement order.
     pub public: Vec<TensorSummary>,
     /// SHA-256 of the SRS file (or of the generated parameters for insecure setups).
@@ -533,7 +536,10 @@ impl KeysDir {
         if summary.policy != info.policy {
             return Err(disagree("visibility policy"));
         }
-        if summary.k != info.k || summary.range_bits != info.shape.range_bits {
+        if summary.k != info.k
+            || summary.range_bits != info.shape.range_bits
+            || summary.lanes != info.shape.lanes
+        {
             return Err(disagree("circuit size"));
         }
         if summary.insecure_setup != info.insecure_setup {

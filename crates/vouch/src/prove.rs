@@ -164,6 +164,7 @@ pub fn setup_keys(
         rows: plan.rows,
         table_rows: plan.table_rows,
         range_bits: info.shape.range_bits,
+        lanes: info.shape.lanes,
         public: info
             .public
             .iter()

@@ -148,6 +148,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             "rows": s.rows,
             "table_rows": s.table_rows,
             "range_bits": s.range_bits,
+            "lanes": s.lanes,
             "public": s.public.iter().map(tensor_json).collect::<Vec<_>>(),
             "srs_sha256": s.srs_sha256,
             "insecure_setup": s.insecure_setup,
@@ -166,8 +167,8 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     println!("backend  {}", s.backend);
     println!("policy   {}", describe_policy(policy));
     println!(
-        "circuit  k = {} (2^{} rows): {} gate rows, {} lookup-table rows, {}-bit range table",
-        s.k, s.k, s.rows, s.table_rows, s.range_bits
+        "circuit  k = {} (2^{} rows of {} lanes): {} gate rows, {} lookup-table rows, {}-bit range table",
+        s.k, s.k, s.lanes, s.rows, s.table_rows, s.range_bits
     );
     let public: Vec<String> = s
         .public
