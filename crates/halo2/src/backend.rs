@@ -130,19 +130,22 @@ pub struct Plan {
 /// Proving cost grows with rows times committed polynomials, so the planner lays the program
 /// out under each candidate shape and keeps the one with the smallest `2^k * polys`.
 pub fn plan(program: &Program, policy: VisibilityPolicy) -> Result<Plan, Halo2Error> {
-    plan_with_lanes(program, policy, &crate::config::LANE_CHOICES)
+    use crate::config::{LANE_CHOICES, RANGE_LANE_CHOICES};
+    plan_with_lanes(program, policy, &LANE_CHOICES, &RANGE_LANE_CHOICES)
 }
 
-/// [`plan`] restricted to the given lane counts (tests pin one to cover every row width).
+/// [`plan`] restricted to the given general and range lane counts (tests pin them to cover
+/// every row width).
 pub fn plan_with_lanes(
     program: &Program,
     policy: VisibilityPolicy,
     lane_choices: &[u32],
+    range_lane_choices: &[u32],
 ) -> Result<Plan, Halo2Error> {
     let zeros = zero_values(program);
     let mut best: Option<(u64, Plan)> = None;
     for &lanes in lane_choices {
-        for range_lanes in [1u32, 2, 4] {
+        for &range_lanes in range_lane_choices {
             for range_bits in (8..=16).rev() {
                 let trial = Shape {
                     range_bits,
@@ -230,8 +233,10 @@ fn public_tensors(program: &Program, policy: VisibilityPolicy) -> Vec<PublicSpec
     out
 }
 
-/// The instance column of a statement: digest limbs, then the public values.
-pub fn instances(statement: &Statement) -> Vec<Fr> {
+/// The instance column of a statement: digest limbs, the public values of each tensor packed
+/// `Packing::new(lo, hi)` to a field element (as the circuit packs them), then commitments.
+/// `public` is the key's list, which [`check_statement`] has matched against the statement.
+pub fn instances(statement: &Statement, public: &[PublicSpec]) -> Vec<Fr> {
     let d = statement.digest();
     let mut lo = [0u8; 32];
     let mut hi = [0u8; 32];
@@ -241,8 +246,9 @@ pub fn instances(statement: &Statement) -> Vec<Fr> {
     for limb in [lo, hi] {
         out.push(crate::field::from_bytes(&limb).unwrap_or_else(Fr::zero));
     }
-    for p in &statement.public {
-        out.extend(p.values.iter().map(|&v| crate::field::fr(v as i128)));
+    for (p, spec) in statement.public.iter().zip(public) {
+        let packing = crate::poseidon::Packing::new(spec.lo, spec.hi);
+        out.extend(crate::poseidon::pack(&p.values, packing));
     }
     for c in &statement.commitments {
         out.push(commitment_fr(&c.bytes).unwrap_or_else(Fr::zero));
@@ -446,7 +452,7 @@ impl Halo2Backend {
             commitments,
             insecure_setup: info.insecure_setup,
         };
-        let inst = instances(&statement);
+        let inst = instances(&statement, &info.public);
         if inst[DIGEST_ROWS..] != layout.public_values[..] {
             // The circuit recomputes every node from the inputs: a witness whose claimed
             // outputs differ is not a run of this program.
@@ -467,7 +473,7 @@ impl Halo2Backend {
         layout: crate::layout::Layout,
         statement: &Statement,
     ) -> Result<Halo2Proof, Halo2Error> {
-        let inst = instances(statement);
+        let inst = instances(statement, &pk.info.public);
         let circuit = VouchCircuit {
             layout: Arc::new(layout),
             shape: pk.info.shape,
@@ -493,7 +499,7 @@ impl Halo2Backend {
         proof: &Halo2Proof,
     ) -> Result<(), Halo2Error> {
         check_statement(vk, statement)?;
-        let inst = instances(statement);
+        let inst = instances(statement, &vk.info.public);
         let mut cursor = Cursor::new(proof.bytes.as_slice());
         let mut transcript = crate::transcript::CanonicalRead::new(&mut cursor);
         let strategy = SingleStrategy::new(vk.params.as_ref());

@@ -23,7 +23,9 @@ pub const MAX_LANES: usize = 32;
 /// columns, and the cheaper product wins per program.
 pub const LANE_CHOICES: [u32; 4] = [12, 16, 20, 24];
 /// Range-checked limb lanes per row.
-pub const RANGE_LANES: usize = 4;
+pub const RANGE_LANES: usize = 8;
+/// Range lane counts the planner tries.
+pub const RANGE_LANE_CHOICES: [u32; 4] = [1, 2, 4, 8];
 /// Table tags at or above this value name function tables; below, range sizes in bits.
 pub const FN_TAG_BASE: u64 = 32;
 

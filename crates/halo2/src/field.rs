@@ -22,6 +22,15 @@ pub fn fr(v: i128) -> Fr {
 
 /// `2^e` as a field element.
 pub fn pow2(e: u32) -> Fr {
+    // Below the modulus' 254 bits the power is one set bit of the canonical encoding
+    // (`pow_vartime` would square 64 times whatever the exponent).
+    if e < 254 {
+        let mut b = [0u8; 32];
+        b[(e / 8) as usize] = 1 << (e % 8);
+        if let Some(v) = from_bytes(&b) {
+            return v;
+        }
+    }
     Fr::from(2).pow_vartime([e as u64])
 }
 
@@ -38,4 +47,18 @@ pub fn to_bytes(f: &Fr) -> [u8; 32] {
 /// A canonical field element from 32 little-endian bytes, or `None` when not below p.
 pub fn from_bytes(b: &[u8; 32]) -> Option<Fr> {
     Option::from(Fr::from_repr(*b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pow2_matches_repeated_doubling() {
+        let mut p = Fr::one();
+        for e in 0..300 {
+            assert_eq!(pow2(e), p, "2^{e}");
+            p = p.double();
+        }
+    }
 }

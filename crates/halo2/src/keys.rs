@@ -27,7 +27,8 @@ use crate::lower::lay_out;
 const MAGIC: &[u8; 8] = b"VOUCHH2K";
 /// 2: parameters stored uncompressed (reading compressed points cost a square root each).
 /// 3: the lane count of the shape (chosen per program by the planner).
-const VERSION: u32 = 3;
+/// 4: public values packed many to an instance row (the circuit changed, not the file).
+const VERSION: u32 = 4;
 
 fn vis_tag(v: Visibility) -> u8 {
     match v {

@@ -165,6 +165,9 @@ pub struct Layout {
     pub public_values: Vec<Fr>,
     /// Function tables: tag and `(x, f(x))` entries.
     pub tables: Vec<(u64, Vec<(i64, i64)>)>,
+    /// The elements of each program output, as the circuit computes them (for tools and
+    /// tests that inspect or, playing a cheating prover, edit them).
+    pub outputs: Vec<Vec<Val>>,
     table_tags: HashMap<Vec<i64>, u64>,
     main_rows: usize,
     range_rows: usize,
@@ -189,6 +192,7 @@ impl Layout {
             public: Vec::new(),
             public_values: Vec::new(),
             tables: Vec::new(),
+            outputs: Vec::new(),
             table_tags: HashMap::new(),
             main_rows: 0,
             range_rows: 0,
@@ -667,6 +671,35 @@ impl Layout {
             }
         }
         out
+    }
+
+    /// Proves `lo <= x <= hi` for existing cells: copies into range lanes (offset by `-lo`)
+    /// when one limb suffices, else one range check each.
+    pub fn check_ranged(&mut self, xs: &[Val], lo: i64, hi: i64) {
+        let bits = bits_for((hi as i128 - lo as i128).max(0) as u128);
+        if bits > self.range_bits {
+            for &x in xs {
+                self.range_between(x, (lo as i128, hi as i128));
+            }
+            return;
+        }
+        for chunk in xs.chunks(self.range_lanes) {
+            let row = self.range_rows;
+            self.range_rows += 1;
+            self.fix(fx::RO, row, -(lo as i128));
+            for lane in 0..self.range_lanes {
+                match chunk.get(lane) {
+                    Some(&x) => {
+                        self.place(x, col::RL + lane, row);
+                    }
+                    // Unused lanes hold `lo`, which the offset maps to the table's 0.
+                    None => {
+                        self.put(col::RL + lane, row, lo as i128);
+                    }
+                }
+                self.fix(fx::RT + lane, row, bits as i128);
+            }
+        }
     }
 
     /// A free witness cell holding a field element.

@@ -64,15 +64,10 @@ pub fn lay_out(
         t[i] = Some(match vis {
             Visibility::Fixed => vals.iter().map(|&c| Val::constant(c)).collect(),
             Visibility::Public => {
-                // The verifier checks public values against the declared ranges itself.
-                let locs = l.store(&vals);
-                for (&loc, &v) in locs.iter().zip(&vals) {
-                    l.publish(loc, v as i128);
-                }
-                locs.iter()
-                    .zip(&vals)
-                    .map(|(&loc, &v)| Val::cell(loc, v as i128))
-                    .collect()
+                // Range-checked like witness data, so the packing below is injective.
+                let cells = l.store_ranged(&vals, r.lo, r.hi);
+                publish_packed(&mut l, &cells, r.lo, r.hi);
+                cells
             }
             Visibility::Private | Visibility::Hashed => {
                 // Witness data: every value is proven inside its declared range, which is what
@@ -109,12 +104,14 @@ pub fn lay_out(
         let vals = t[id.index()]
             .clone()
             .ok_or_else(|| Halo2Error::Internal(format!("output {} is never computed", id.0)))?;
+        l.outputs.push(vals.clone());
         match policy.output {
             Visibility::Public => {
-                for v in vals {
-                    let loc = l.cell(v);
-                    l.publish(loc, v.v);
-                }
+                let r = program.info(*id).range;
+                // Range inference already bounds outputs; the check makes the packing
+                // injective without relying on it.
+                l.check_ranged(&vals, r.lo, r.hi);
+                publish_packed(&mut l, &vals, r.lo, r.hi);
             }
             // Outputs are determined by the inputs and lie in their inferred ranges.
             Visibility::Hashed => hashed[2].push((vals, program.info(*id).range)),
@@ -144,6 +141,14 @@ pub fn lay_out(
         l.publish_fr(loc, v);
     }
     Ok(l)
+}
+
+/// Binds public values to the instance column packed many to a field element (the packing of
+/// [`crate::backend::instances`]): the verifier's cost grows with the number of instance rows.
+fn publish_packed(l: &mut Layout, cells: &[Val], lo: i64, hi: i64) {
+    for (loc, v) in l.pack(cells, Packing::new(lo, hi)) {
+        l.publish_fr(loc, v);
+    }
 }
 
 fn missing(node: &Node) -> Halo2Error {

@@ -108,9 +108,10 @@ pub fn pack(values: &[i64], p: Packing) -> Vec<Fr> {
     values
         .chunks(p.per_element)
         .map(|chunk| {
-            chunk.iter().enumerate().fold(Fr::zero(), |acc, (i, &v)| {
-                acc + crate::field::fr(v as i128 - p.lo as i128)
-                    * crate::field::pow2(p.bits * i as u32)
+            // Horner from the last element: sum_i (v_i - lo) 2^(bits i).
+            let base = crate::field::pow2(p.bits);
+            chunk.iter().rev().fold(Fr::zero(), |acc, &v| {
+                acc * base + crate::field::fr(v as i128 - p.lo as i128)
             })
         })
         .collect()

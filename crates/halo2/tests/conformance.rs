@@ -9,7 +9,7 @@ use halo2_axiom::dev::MockProver;
 use vouch_backend::conformance::op_cases;
 use vouch_backend::{Backend, Visibility, VisibilityPolicy, Witness};
 use vouch_halo2::circuit::{VouchCircuit, DIGEST_ROWS};
-use vouch_halo2::config::LANE_CHOICES;
+use vouch_halo2::config::{LANE_CHOICES, RANGE_LANE_CHOICES};
 use vouch_halo2::lower::lay_out;
 use vouch_halo2::{plan, plan_with_lanes, Blindings, Halo2Backend, Srs};
 use vouch_ir::interp;
@@ -33,14 +33,18 @@ fn fixed_weights() -> VisibilityPolicy {
 #[test]
 fn every_op_satisfies_the_mock_prover() {
     for case in op_cases() {
-        for (policy, lanes) in [public_all(), fixed_weights()]
+        // Every general lane count, each paired with a different range lane count.
+        let shapes = LANE_CHOICES
             .into_iter()
-            .flat_map(|p| LANE_CHOICES.map(|l| (p, l)))
+            .zip(RANGE_LANE_CHOICES.into_iter().cycle().skip(1));
+        for (policy, (lanes, range_lanes)) in [public_all(), fixed_weights()]
+            .into_iter()
+            .flat_map(|p| shapes.clone().map(move |s| (p, s)))
         {
             let trace = interp::run(&case.program, &case.inputs).unwrap();
             let w: Witness = trace.into();
-            let p = plan_with_lanes(&case.program, policy, &[lanes]).unwrap();
-            assert_eq!(p.shape.lanes, lanes);
+            let p = plan_with_lanes(&case.program, policy, &[lanes], &[range_lanes]).unwrap();
+            assert_eq!((p.shape.lanes, p.shape.range_lanes), (lanes, range_lanes));
             let layout = lay_out(
                 &case.program,
                 policy,
@@ -58,7 +62,7 @@ fn every_op_satisfies_the_mock_prover() {
             let prover = MockProver::run(p.k, &circuit, vec![inst]).unwrap();
             if let Err(e) = prover.verify() {
                 panic!(
-                    "{} ({policy:?}, {lanes} lanes): {:?}",
+                    "{} ({policy:?}, {lanes} + {range_lanes} range lanes): {:?}",
                     case.name,
                     &e[..e.len().min(3)]
                 );

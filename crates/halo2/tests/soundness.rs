@@ -257,11 +257,18 @@ fn find_division(l: &vouch_halo2::layout::Layout) -> (usize, usize) {
     (row, 0)
 }
 
-/// Freivalds' check takes its vectors from the transcript: an output that fools the check
-/// with a fixed vector (here all ones: a row's sum is kept while two entries change) is
-/// rejected, because the challenges are drawn after the forged output is committed.
-#[test]
-fn forged_product_that_fools_a_fixed_freivalds_vector_is_rejected() {
+/// A product `x W` checked with Freivalds' algorithm, with its witness and operands.
+struct WideProduct {
+    p: Program,
+    w: Witness,
+    xv: Vec<i64>,
+    wv: Vec<i64>,
+    /// `(m, k, n)`: `x` is `m x k`, `W` is `k x n`.
+    dims: (usize, usize, usize),
+}
+
+/// An 8x16 by 16x8 product.
+fn wide_product() -> WideProduct {
     use vouch_ir::{Op, ProgramBuilder, Range};
     let (m, k, n) = (8usize, 16usize, 8usize);
     let mut b = ProgramBuilder::new();
@@ -276,9 +283,34 @@ fn forged_product_that_fools_a_fixed_freivalds_vector_is_rejected() {
     let xv: Vec<i64> = (0..(m * k) as i64).map(|i| (i * 29 % 251) - 125).collect();
     let input = vouch_ir::Tensor::new(vec![m, k], xv.clone()).unwrap();
     let w: Witness = interp::run(&p, &[input]).unwrap().into();
+    WideProduct {
+        p,
+        w,
+        xv,
+        wv,
+        dims: (m, k, n),
+    }
+}
 
+/// Freivalds' check takes its vectors from the transcript: a product that fools the check
+/// with a fixed vector (here all ones: a row's sum is kept while two entries change) is
+/// rejected, because the challenges are drawn after the forged product is committed. The
+/// output is private here so that the forged cells feed nothing but the check itself.
+#[test]
+fn forged_product_that_fools_a_fixed_freivalds_vector_is_rejected() {
+    let WideProduct {
+        p,
+        w,
+        xv,
+        wv,
+        dims: (m, k, n),
+    } = wide_product();
+    let policy = VisibilityPolicy {
+        output: Visibility::Private,
+        ..public_fixed()
+    };
     let be = backend();
-    let (pk, vk) = be.setup(&p, public_fixed()).unwrap();
+    let (pk, vk) = be.setup(&p, policy).unwrap();
     assert!(
         pk.info.shape.gates & vouch_halo2::config::gate::FREIVALDS != 0,
         "this product should be checked with Freivalds' algorithm"
@@ -287,11 +319,9 @@ fn forged_product_that_fools_a_fixed_freivalds_vector_is_rejected() {
     be.verify(&vk, &st, &proof).unwrap();
 
     // The forgery: C[0][0] + 1 and C[0][1] - 1. With r = (1, ..., 1), A (B r) = C r still.
-    let mut forged = st.clone();
-    let out = forged.public.last_mut().unwrap();
-    out.values[0] += 1;
-    out.values[1] -= 1;
-    let c = &out.values;
+    let mut c = w.values[p.outputs[0].index()].clone();
+    c[0] += 1;
+    c[1] -= 1;
     for i in 0..m {
         let ab_r: i64 = (0..k)
             .map(|t| xv[i * k + t] * (0..n).map(|j| wv[t * n + j]).sum::<i64>())
@@ -299,25 +329,79 @@ fn forged_product_that_fools_a_fixed_freivalds_vector_is_rejected() {
         let c_r: i64 = c[i * n..(i + 1) * n].iter().sum();
         assert_eq!(ab_r, c_r, "the all-ones vector must not see the forgery");
     }
-    let mut layout = lay_out(
+    let mut layout = lay_out(&p, policy, &w.values, pk.info.shape, &Blindings::default()).unwrap();
+    let cells = layout.outputs[0].clone();
+    for (cell, delta) in [(cells[0], Fr::one()), (cells[1], -Fr::one())] {
+        let vouch_halo2::layout::El::Cell(loc) = cell.el else {
+            panic!("a Freivalds output is a witness cell");
+        };
+        layout.adv[loc.col as usize][loc.row as usize] += delta;
+    }
+    if let Ok(forged) = Halo2Backend::prove_layout(&pk, layout, &st) {
+        assert!(
+            be.verify(&vk, &st, &forged).is_err(),
+            "forged product accepted"
+        );
+    }
+}
+
+/// Public values are packed many to an instance row. Without range checks in the circuit a
+/// prover could run the model on other inputs that pack to the same field element (one
+/// element + 2^bits, the next - 1) and claim the outputs of that run for the published
+/// inputs; the range check of public inputs refuses such a witness.
+#[test]
+fn public_inputs_that_alias_under_packing_are_rejected() {
+    let WideProduct {
+        p,
+        w,
+        xv,
+        wv,
+        dims: (m, k, n),
+    } = wide_product();
+    let be = backend();
+    let (pk, vk) = be.setup(&p, public_fixed()).unwrap();
+    let (st, _) = be.prove(&pk, &w).unwrap();
+    let bits = vouch_halo2::poseidon::Packing::new(-128, 127).bits;
+    let mut forged_x = xv.clone();
+    forged_x[0] += 1 << bits;
+    forged_x[1] -= 1;
+    assert!(forged_x[0] > 127 && forged_x[1] >= -128);
+    let forged_y: Vec<i64> = (0..m * n)
+        .map(|ij| {
+            (0..k)
+                .map(|t| forged_x[ij / n * k + t] * wv[t * n + ij % n])
+                .sum()
+        })
+        .collect();
+    let out = p.outputs[0].index();
+    assert_ne!(
+        forged_y, w.values[out],
+        "the forgery must claim other outputs"
+    );
+    let mut values = w.values.clone();
+    values[p.inputs[0].index()] = forged_x;
+    values[out] = forged_y.clone();
+    // The statement keeps the published inputs and claims the forged run's outputs.
+    let mut claimed = st.clone();
+    claimed.public.last_mut().unwrap().values = forged_y;
+    let layout = lay_out(
         &p,
         public_fixed(),
-        &w.values,
+        &values,
         pk.info.shape,
         &Blindings::default(),
     )
     .unwrap();
-    // The output cells are the last public cells (the input's come first).
-    let cells = &layout.public[layout.public.len() - m * n..];
-    let (c0, c1) = (cells[0], cells[1]);
-    layout.adv[c0.col as usize][c0.row as usize] += Fr::one();
-    layout.adv[c1.col as usize][c1.row as usize] -= Fr::one();
-    if let Ok(proof) = Halo2Backend::prove_layout(&pk, layout, &forged) {
+    let inst = vouch_halo2::backend::instances(&claimed, &pk.info.public);
+    assert_eq!(
+        inst[vouch_halo2::circuit::DIGEST_ROWS..],
+        layout.public_values[..],
+        "the forged run packs to the claimed statement"
+    );
+    if let Ok(proof) = Halo2Backend::prove_layout(&pk, layout, &claimed) {
         assert!(
-            be.verify(&vk, &forged, &proof).is_err(),
-            "forged product accepted"
+            be.verify(&vk, &claimed, &proof).is_err(),
+            "aliased public input accepted"
         );
     }
-    // And the honest proof does not carry over to the forged statement.
-    assert!(be.verify(&vk, &forged, &proof).is_err());
 }
