@@ -631,7 +631,9 @@ def run_vouch(spec: dict, inputs: dict, work: Path, args: argparse.Namespace, av
         rec = run_measured(argv, args.timeout, work / f"step_{name}.log")
         if rec["status"] == "error" and "unrecognized subcommand" in rec["stderr_tail"]:
             rec["status"] = "unavailable"
-        rec["json"] = parse_json_stdout(rec["stdout"])
+        # The record keeps only stdout's tail; the JSON (outputs included) is read whole.
+        out_file = work / f"step_{name}.out"
+        rec["json"] = parse_json_stdout(out_file.read_text(errors="replace") if out_file.exists() else rec["stdout"])
         res["steps"][name] = rec
         extra = f" {rec['wall_s']:.2f} s, {rec['peak_rss_bytes'] / 1e9:.2f} GB" if rec["status"] == "ok" else ""
         print(rec["status"] + extra, flush=True)

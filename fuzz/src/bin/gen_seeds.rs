@@ -1,8 +1,12 @@
 //! Writes the seed corpora: the honest encoding of every fuzzed format, and a prefix of it, under
 //! `fuzz/corpus/<target>/` (generated, not committed: the halo2 key is large). Built by
-//! `cargo fuzz build` with the targets; run it as
-//! `$CARGO_TARGET_DIR/x86_64-unknown-linux-gnu/release/gen_seeds` (see docs/fuzzing.md).
+//! `cargo fuzz build` with the targets, so it is a libFuzzer binary too (the coverage
+//! instrumentation needs libFuzzer's runtime): it writes the seeds at start-up and exits, so
+//! `cargo fuzz run gen_seeds` or running the binary does it (see docs/fuzzing.md).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+#![no_main]
+// `init` exits after writing, so the harness code the macro adds after it is unreachable.
+#![allow(unreachable_code)]
 
 use std::path::Path;
 
@@ -21,7 +25,15 @@ fn honest(target: &str, bytes: &[u8]) {
     write(target, "half", &bytes[..bytes.len() / 2]);
 }
 
-fn main() {
+libfuzzer_sys::fuzz_target!(
+    init: {
+        write_seeds();
+        std::process::exit(0);
+    },
+    |_data: &[u8]| {}
+);
+
+fn write_seeds() {
     let h = vouch_fuzz::halo2();
     honest("halo2_verify", &h.proof.bytes);
     // The key target recomputes the SHA-256 trailer of its input: seed the body without it,
