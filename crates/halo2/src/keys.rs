@@ -25,6 +25,12 @@ use crate::error::Halo2Error;
 use crate::lower::lay_out;
 
 const MAGIC: &[u8; 8] = b"VOUCHH2K";
+
+/// Bytes of BN254 KZG parameters for `2^k` rows in halo2's `RawBytes` format: `k`, the
+/// monomial and Lagrange G1 bases (64 bytes a point), then `g2` and `s_g2` (128 bytes each).
+fn raw_params_len(k: u32) -> usize {
+    4 + 2 * (1usize << k) * 64 + 2 * 128
+}
 /// 2: parameters stored uncompressed (reading compressed points cost a square root each).
 /// 3: the lane count of the shape (chosen per program by the planner).
 /// 4: public values packed many to an instance row (the circuit changed, not the file).
@@ -171,6 +177,22 @@ impl Halo2VerifyingKey {
             range_lanes,
             lanes,
         };
+        // halo2-axiom sizes its allocations from the `k` inside each part (`1 << k` domain
+        // tables, `2^k` points) before reading any further: a hostile file naming a huge `k`
+        // would exhaust memory or overflow the shift. Both must be the key's own, bounded `k`,
+        // and the parameters exactly the length that `k` implies.
+        // The verifying key starts with halo2's version byte, then `k`.
+        if vk_bytes.get(1..5) != Some(&k.to_le_bytes()[..]) {
+            return Err(bad("verifying key is for another circuit size"));
+        }
+        if params_bytes.get(..4) != Some(&k.to_le_bytes()[..]) {
+            return Err(bad("parameters do not match the circuit size"));
+        }
+        if params_bytes.len() != raw_params_len(k) {
+            return Err(bad(
+                "KZG parameters have the wrong length for the circuit size",
+            ));
+        }
         let vk = guarded(|| {
             VerifyingKey::<G1Affine>::read::<_, VouchCircuit>(
                 &mut &vk_bytes[..],

@@ -105,3 +105,61 @@ fn mutated_keys_and_proofs_never_panic_and_are_never_accepted() {
     }
     assert_eq!(accepted, 0, "mutated inputs accepted");
 }
+
+/// halo2-axiom sizes allocations from the `k` inside the verifying key and the parameters
+/// (`1 << k` domain tables, `2^k` points) before it reads further. A key file whose parts name
+/// a huge `k` (found by `cargo fuzz run halo2_vk_decode`: k >= 32 overflowed the shift; k = 31
+/// would ask for 2^31 points) is refused before those parsers run, checksum or not.
+#[test]
+fn key_parts_naming_another_circuit_size_are_rejected() {
+    use halo2_axiom::SerdeFormat;
+    use sha2::{Digest as _, Sha256};
+    let case = op_cases()
+        .into_iter()
+        .find(|c| c.name.starts_with("Requant/per-channel"))
+        .unwrap();
+    let policy = VisibilityPolicy {
+        input: Visibility::Public,
+        weights: Visibility::Fixed,
+        output: Visibility::Public,
+    };
+    let be = Halo2Backend {
+        srs: Srs::InsecureDev,
+    };
+    let (_, vk) = be.setup(&case.program, policy).unwrap();
+    let bytes = vk.encode();
+    let k = vk.info.k;
+    let body = &bytes[..bytes.len() - 32];
+    let vk_part = vk.vk.to_bytes(SerdeFormat::Processed);
+    let vk_at = body
+        .windows(vk_part.len())
+        .position(|w| w == vk_part.as_slice())
+        .unwrap();
+    let params_len = 4 + 2 * (1usize << k) * 64 + 2 * 128;
+    let params_at = body.len() - params_len;
+    assert_eq!(&body[params_at..params_at + 4], &k.to_le_bytes());
+    let with_checksum = |b: Vec<u8>| {
+        let mut b = b;
+        let sum: [u8; 32] = Sha256::digest(&b).into();
+        b.extend_from_slice(&sum);
+        b
+    };
+    for bad_k in [k + 1, 31, 40, u32::MAX] {
+        for at in [vk_at + 1, params_at] {
+            let mut b = body.to_vec();
+            b[at..at + 4].copy_from_slice(&bad_k.to_le_bytes());
+            assert!(
+                Halo2VerifyingKey::decode(&with_checksum(b)).is_err(),
+                "k = {bad_k} at byte {at} accepted"
+            );
+        }
+    }
+    // Parameters one point short or long: the length must be exactly what k implies.
+    for cut in [64usize, 1] {
+        let mut b = body[..params_at - 8].to_vec();
+        b.extend_from_slice(&((params_len - cut) as u64).to_le_bytes());
+        b.extend_from_slice(&body[params_at..body.len() - cut]);
+        assert!(Halo2VerifyingKey::decode(&with_checksum(b)).is_err());
+    }
+    assert!(Halo2VerifyingKey::decode(&bytes).is_ok());
+}
