@@ -26,6 +26,12 @@ pub enum DecodeError {
     },
     #[error("{extra} trailing bytes after the proof")]
     Trailing { extra: usize },
+    #[error("{what} must be {expected} here, got {got} (each proof has one encoding)")]
+    NonCanonicalCount {
+        what: &'static str,
+        expected: usize,
+        got: usize,
+    },
 }
 
 /// Appends canonical little-endian encodings.

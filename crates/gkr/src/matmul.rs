@@ -285,6 +285,15 @@ impl MatmulProof {
             }
             .into());
         }
+        if rounds == 0 && width != 0 {
+            // The encoder writes the first round's width: with no rounds, that is 0.
+            return Err(DecodeError::NonCanonicalCount {
+                what: "round width of a proof without rounds",
+                expected: 0,
+                got: width,
+            }
+            .into());
+        }
         let mut rs = Vec::with_capacity(rounds);
         for _ in 0..rounds {
             let g = (0..width).map(|_| r.ext()).collect::<Result<Vec<_>, _>>()?;

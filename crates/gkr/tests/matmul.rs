@@ -4,6 +4,7 @@
 
 use p3_field::{Field, PrimeCharacteristicRing};
 use vouch_backend::{Statement, VisibilityPolicy};
+use vouch_gkr::codec::DecodeError;
 use vouch_gkr::field::EF;
 use vouch_gkr::matmul::{self, MatmulClaim, MatmulError, MatmulProof, MatmulShape};
 use vouch_gkr::sumcheck::SumcheckError;
@@ -430,4 +431,32 @@ fn challenges_depend_on_the_claimed_product() {
     let wrong = [19i64, 22, 43, 51];
     let forged = MatmulClaim { c: &wrong, ..claim };
     assert!(matmul::verify(&mut Transcript::new(&statement(1)), &forged, &proof).is_err());
+}
+
+/// A proof without sumcheck rounds (an inner dimension of 1) still names a round width; only
+/// 0, what the encoder writes, is accepted, so the encoding stays unique (found by
+/// `cargo fuzz run gkr_proofs`).
+#[test]
+fn a_round_width_without_rounds_is_non_canonical() {
+    let st = statement(1);
+    let one = Case {
+        shape: MatmulShape { m: 1, k: 1, n: 1 },
+        a: vec![3],
+        b: vec![4],
+        c: vec![12],
+    };
+    let proof = prove(&st, &one.claim());
+    assert!(proof.sumcheck.rounds.is_empty());
+    let bytes = proof.to_bytes();
+    assert_eq!(MatmulProof::from_bytes(&bytes).unwrap().to_bytes(), bytes);
+    // Magic (4), version (1), rounds (4), then the width.
+    let mut other = bytes.clone();
+    other[9] = 2;
+    assert!(matches!(
+        MatmulProof::from_bytes(&other),
+        Err(MatmulError::Decode(DecodeError::NonCanonicalCount {
+            got: 2,
+            ..
+        }))
+    ));
 }
