@@ -16,8 +16,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine as _;
 use tokio::sync::{watch, Semaphore};
-use vouch::artifact::{from_hex, hex, ProofFile};
-use vouch::backend::Role;
+use vouch::artifact::{hex, ProofFile};
 use vouch::ir::Digest;
 use vouch::prove::{public_values, role_name, verify, ExpectedCommitment};
 
@@ -524,23 +523,6 @@ async fn job_proof(
 // ----- verify ------------------------------------------------------------------------------------
 
 /// `HEX` or `ROLE:HEX`.
-pub fn parse_commitment(s: &str) -> Option<ExpectedCommitment> {
-    let (role, h) = match s.split_once(':') {
-        Some((r, h)) => {
-            let role = match r {
-                "input" => Role::Input,
-                "weights" => Role::Weights,
-                "output" => Role::Output,
-                _ => return None,
-            };
-            (Some(role), h)
-        }
-        None => (None, s),
-    };
-    let bytes = from_hex(h).filter(|b| !b.is_empty())?;
-    Some(ExpectedCommitment { role, bytes })
-}
-
 async fn verify_proof(
     State(s): State<AppState>,
     headers: HeaderMap,
@@ -575,11 +557,8 @@ async fn verify_proof(
             .commitment
             .as_deref()
             .map(|c| {
-                parse_commitment(c).ok_or_else(|| {
-                    ApiError::bad_request(
-                        "commitment: expected HEX or ROLE:HEX with ROLE input, weights or output",
-                    )
-                    .field("commitment")
+                c.parse::<ExpectedCommitment>().map_err(|e| {
+                    ApiError::bad_request(format!("commitment: {e}")).field("commitment")
                 })
             })
             .transpose()?;
@@ -654,8 +633,8 @@ mod tests {
         assert_ne!(id, new_job_id());
         assert!(check_job_id("../../etc").is_err());
         assert!(check_job_id(&id.to_uppercase()).is_err());
-        assert!(parse_commitment("weights:00ff").is_some());
-        assert!(parse_commitment("body:00ff").is_none());
-        assert!(parse_commitment("zz").is_none());
+        assert!("weights:00ff".parse::<ExpectedCommitment>().is_ok());
+        assert!("body:00ff".parse::<ExpectedCommitment>().is_err());
+        assert!("zz".parse::<ExpectedCommitment>().is_err());
     }
 }

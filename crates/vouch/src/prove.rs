@@ -441,6 +441,40 @@ pub struct ExpectedCommitment {
     pub bytes: Vec<u8>,
 }
 
+/// Why a `HEX` / `ROLE:HEX` commitment did not parse.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CommitmentParseError {
+    #[error("role '{0}' is not input, weights or output")]
+    Role(String),
+    #[error("expected hex bytes (HEX or ROLE:HEX)")]
+    Hex,
+}
+
+/// Parses what `vouch commit` prints and clients pin: `HEX`, or `ROLE:HEX` to require the
+/// role too.
+impl std::str::FromStr for ExpectedCommitment {
+    type Err = CommitmentParseError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (role, h) = match s.split_once(':') {
+            Some((r, h)) => {
+                let role = match r {
+                    "input" => Role::Input,
+                    "weights" => Role::Weights,
+                    "output" => Role::Output,
+                    _ => return Err(CommitmentParseError::Role(r.to_string())),
+                };
+                (Some(role), h)
+            }
+            None => (None, s),
+        };
+        let bytes = crate::artifact::from_hex(h)
+            .filter(|b| !b.is_empty())
+            .ok_or(CommitmentParseError::Hex)?;
+        Ok(ExpectedCommitment { role, bytes })
+    }
+}
+
 /// Which check turned a proof down.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

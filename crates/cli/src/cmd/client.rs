@@ -9,9 +9,9 @@ use std::time::Duration;
 use anyhow::Context;
 use vouch::ir::Digest;
 use vouch::npy;
+use vouch::prove::ExpectedCommitment;
 use vouch_serve::client::{predict_vouched, Client, Pins};
 
-use crate::cmd::verify::parse_commitment;
 use crate::output::{json as print_json, num, preview, INSECURE_WARNING};
 
 #[derive(clap::Subcommand, Debug)]
@@ -58,7 +58,7 @@ fn predict(a: PredictArgs) -> anyhow::Result<ExitCode> {
     let commitment = a
         .pin_commitment
         .as_deref()
-        .map(|c| parse_commitment(c).context("--pin-commitment"))
+        .map(|c| c.parse::<ExpectedCommitment>().context("--pin-commitment"))
         .transpose()?;
     if let Some(p) = &a.output {
         if p.exists() {

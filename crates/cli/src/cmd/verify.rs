@@ -5,10 +5,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use serde_json::json;
-use vouch::artifact::{from_hex, hex, KeysDir, ProofFile};
-use vouch::backend::Role;
+use vouch::artifact::{hex, KeysDir, ProofFile};
 use vouch::ir::Digest;
 use vouch::prove::{describe_policy, public_values, role_name, verify, ExpectedCommitment};
 
@@ -33,31 +32,17 @@ pub struct Args {
     json: bool,
 }
 
-pub fn parse_commitment(s: &str) -> anyhow::Result<ExpectedCommitment> {
-    let (role, h) = match s.split_once(':') {
-        Some((r, h)) => {
-            let role = match r {
-                "input" => Role::Input,
-                "weights" => Role::Weights,
-                "output" => Role::Output,
-                _ => bail!("--commitment: role '{r}' is not input, weights or output"),
-            };
-            (Some(role), h)
-        }
-        None => (None, s),
-    };
-    let bytes = from_hex(h)
-        .filter(|b| !b.is_empty())
-        .context("--commitment: expected hex bytes (HEX or ROLE:HEX)")?;
-    Ok(ExpectedCommitment { role, bytes })
-}
-
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     let expected_digest = match &a.model_digest {
         Some(d) => Some(Digest::from_hex(d).context("--model-digest: expected 64 hex characters")?),
         None => None,
     };
-    let expected_commitment = a.commitment.as_deref().map(parse_commitment).transpose()?;
+    let expected_commitment = a
+        .commitment
+        .as_deref()
+        .map(|c| c.parse::<ExpectedCommitment>())
+        .transpose()
+        .context("--commitment")?;
     let proof = ProofFile::read(&a.proof)?;
     let keys = KeysDir::read(&a.keys)?;
     let t0 = Instant::now();
