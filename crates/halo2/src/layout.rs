@@ -302,12 +302,6 @@ impl Layout {
             .collect()
     }
 
-    /// Binds a cell to the next instance row.
-    pub fn publish(&mut self, loc: Loc, v: i128) {
-        self.public.push(loc);
-        self.public_values.push(fr(v));
-    }
-
     /// Dot products with advice operands, six pairs per row; returns the result cells.
     pub fn dots(&mut self, items: Vec<Dot>) -> Vec<Val> {
         let mut out = Vec::with_capacity(items.len());
@@ -655,22 +649,13 @@ impl Layout {
                 })
                 .collect();
         }
-        let mut out = Vec::with_capacity(vals.len());
-        for chunk in vals.chunks(self.range_lanes) {
-            let row = self.range_rows;
-            self.range_rows += 1;
-            self.fix(fx::RO, row, -(lo as i128));
-            for lane in 0..self.range_lanes {
-                // Unused lanes hold `lo`, which the offset maps to the table's 0.
-                let v = chunk.get(lane).copied().unwrap_or(lo);
-                let loc = self.put(col::RL + lane, row, v as i128);
-                self.fix(fx::RT + lane, row, bits as i128);
-                if lane < chunk.len() {
-                    out.push(Val::cell(loc, v as i128));
-                }
-            }
-        }
-        out
+        let locs = self.offset_range_rows(vals.len(), lo, bits, |l, i, column, row| {
+            l.put(column, row, vals[i] as i128)
+        });
+        locs.into_iter()
+            .zip(vals)
+            .map(|(loc, &v)| Val::cell(loc, v as i128))
+            .collect()
     }
 
     /// Proves `lo <= x <= hi` for existing cells: copies into range lanes (offset by `-lo`)
@@ -683,23 +668,37 @@ impl Layout {
             }
             return;
         }
-        for chunk in xs.chunks(self.range_lanes) {
+        self.offset_range_rows(xs.len(), lo, bits, |l, i, column, row| {
+            l.place(xs[i], column, row)
+        });
+    }
+
+    /// Range-lane rows for `n` values offset by `-lo`, each looked up under tag `bits`;
+    /// `write(self, i, column, row)` puts the `i`-th value in its cell. Returns those cells.
+    fn offset_range_rows(
+        &mut self,
+        n: usize,
+        lo: i64,
+        bits: u32,
+        mut write: impl FnMut(&mut Self, usize, usize, usize) -> Loc,
+    ) -> Vec<Loc> {
+        let mut out = Vec::with_capacity(n);
+        for start in (0..n).step_by(self.range_lanes) {
             let row = self.range_rows;
             self.range_rows += 1;
             self.fix(fx::RO, row, -(lo as i128));
             for lane in 0..self.range_lanes {
-                match chunk.get(lane) {
-                    Some(&x) => {
-                        self.place(x, col::RL + lane, row);
-                    }
+                let column = col::RL + lane;
+                if start + lane < n {
+                    out.push(write(self, start + lane, column, row));
+                } else {
                     // Unused lanes hold `lo`, which the offset maps to the table's 0.
-                    None => {
-                        self.put(col::RL + lane, row, lo as i128);
-                    }
+                    self.put(column, row, lo as i128);
                 }
                 self.fix(fx::RT + lane, row, bits as i128);
             }
         }
+        out
     }
 
     /// A free witness cell holding a field element.

@@ -3,9 +3,9 @@
 //! vouch-halo2 --test hostile_input` runs it for longer.
 #![allow(clippy::unwrap_used)]
 
-use vouch_backend::conformance::op_cases;
+use vouch_backend::conformance::{op_cases, OpCase};
 use vouch_backend::{Backend, Visibility, VisibilityPolicy, Witness};
-use vouch_halo2::{Halo2Backend, Halo2Proof, Halo2VerifyingKey, Srs};
+use vouch_halo2::{Halo2Backend, Halo2Proof, Halo2ProvingKey, Halo2VerifyingKey, Srs};
 use vouch_ir::interp;
 
 struct Rng(u64);
@@ -58,8 +58,9 @@ fn iterations() -> usize {
         .unwrap_or(300)
 }
 
-#[test]
-fn mutated_keys_and_proofs_never_panic_and_are_never_accepted() {
+/// The conformance case the hostile inputs start from, with its keys (public input and output,
+/// fixed weights, `Srs::InsecureDev`).
+fn requant_keys() -> (OpCase, Halo2Backend, Halo2ProvingKey, Halo2VerifyingKey) {
     let case = op_cases()
         .into_iter()
         .find(|c| c.name.starts_with("Requant/per-channel"))
@@ -73,6 +74,12 @@ fn mutated_keys_and_proofs_never_panic_and_are_never_accepted() {
         srs: Srs::InsecureDev,
     };
     let (pk, vk) = be.setup(&case.program, policy).unwrap();
+    (case, be, pk, vk)
+}
+
+#[test]
+fn mutated_keys_and_proofs_never_panic_and_are_never_accepted() {
+    let (case, be, pk, vk) = requant_keys();
     let w: Witness = interp::run(&case.program, &case.inputs).unwrap().into();
     let (st, proof) = be.prove(&pk, &w).unwrap();
     let vk_bytes = vk.encode();
@@ -114,19 +121,7 @@ fn mutated_keys_and_proofs_never_panic_and_are_never_accepted() {
 fn key_parts_naming_another_circuit_size_are_rejected() {
     use halo2_axiom::SerdeFormat;
     use sha2::{Digest as _, Sha256};
-    let case = op_cases()
-        .into_iter()
-        .find(|c| c.name.starts_with("Requant/per-channel"))
-        .unwrap();
-    let policy = VisibilityPolicy {
-        input: Visibility::Public,
-        weights: Visibility::Fixed,
-        output: Visibility::Public,
-    };
-    let be = Halo2Backend {
-        srs: Srs::InsecureDev,
-    };
-    let (_, vk) = be.setup(&case.program, policy).unwrap();
+    let (_, _, _, vk) = requant_keys();
     let bytes = vk.encode();
     let k = vk.info.k;
     let body = &bytes[..bytes.len() - 32];
