@@ -15,7 +15,7 @@ mod output;
 #[command(
     name = "vouch",
     version,
-    about = "Zero-knowledge proofs of honest ML inference"
+    about = "Zero-knowledge proofs of honest ML inference and attested image edits"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -45,6 +45,9 @@ enum Command {
     /// Use a proving service: send an input, verify the proof locally, print the output.
     #[command(subcommand)]
     Client(cmd::client::Command),
+    /// Attested image edits: camera keys, signed captures, edit proofs, verification.
+    #[command(subcommand)]
+    Image(cmd::image::Command),
 }
 
 fn main() -> ExitCode {
@@ -60,6 +63,7 @@ fn main() -> ExitCode {
         Command::Inspect(a) => cmd::inspect::run(a),
         Command::Serve(a) => cmd::serve::run_cmd(a),
         Command::Client(c) => cmd::client::run(c),
+        Command::Image(c) => cmd::image::run(c),
     };
     match result {
         Ok(code) => code,

@@ -296,12 +296,18 @@ pub fn native_commitment(program: &Program, values: &[Vec<i64>], role: Role, bli
             (v, r.lo, r.hi)
         })
         .collect();
-    let tag = match role {
-        Role::Input => 0,
+    crate::poseidon::commit(commitment_tag(role), blinding, &tensors)
+}
+
+/// The sponge's domain tag for a role's commitment. Inputs and outputs share one tag, so the
+/// output commitment of one proof is, value for value, the input commitment of the next: that is
+/// how proofs chain through hidden intermediates (image edits, photo -> model). Weights keep
+/// their own tag, so a weights commitment never opens as activations.
+pub fn commitment_tag(role: Role) -> u8 {
+    match role {
+        Role::Input | Role::Output => 0,
         Role::Weights => 1,
-        Role::Output => 2,
-    };
-    crate::poseidon::commit(tag, blinding, &tensors)
+    }
 }
 
 fn kind_ids(program: &Program, kind: TensorKind) -> Vec<TensorId> {
@@ -311,20 +317,131 @@ fn kind_ids(program: &Program, kind: TensorKind) -> Vec<TensorId> {
         .collect()
 }
 
+/// The layout choices a prover made (lane counts and range-table width). Any valid choice gives
+/// a circuit that proves the same program, so a verifier may take them from a proof and
+/// re-derive the key itself instead of trusting a key the prover sends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LaneChoice {
+    pub lanes: u32,
+    pub range_lanes: u32,
+    pub range_bits: u32,
+}
+
+impl From<Shape> for LaneChoice {
+    fn from(s: Shape) -> Self {
+        LaneChoice {
+            lanes: s.lanes,
+            range_lanes: s.range_lanes,
+            range_bits: s.range_bits,
+        }
+    }
+}
+
+/// The plan of `program` under one given lane choice (a single layout pass, no search).
+pub fn plan_for(
+    program: &Program,
+    policy: VisibilityPolicy,
+    choice: LaneChoice,
+) -> Result<Plan, Halo2Error> {
+    Ok(plan_and_layout(program, policy, choice)?.0)
+}
+
+/// [`plan_for`] with the zero-witness layout it made, which key generation reuses.
+fn plan_and_layout(
+    program: &Program,
+    policy: VisibilityPolicy,
+    choice: LaneChoice,
+) -> Result<(Plan, crate::layout::Layout), Halo2Error> {
+    use crate::config::{LANE_CHOICES, RANGE_LANE_CHOICES};
+    if !LANE_CHOICES.contains(&choice.lanes)
+        || !RANGE_LANE_CHOICES.contains(&choice.range_lanes)
+        || !(8..=16).contains(&choice.range_bits)
+    {
+        return Err(Halo2Error::Key(format!(
+            "unsupported layout: {} lanes, {} range lanes, {}-bit range table",
+            choice.lanes, choice.range_lanes, choice.range_bits
+        )));
+    }
+    let trial = Shape {
+        range_bits: choice.range_bits,
+        gates: crate::config::gate::ALL,
+        range_lanes: choice.range_lanes,
+        lanes: choice.lanes,
+    };
+    let l = lay_out(
+        program,
+        policy,
+        &zero_values(program),
+        trial,
+        &Blindings::default(),
+    )?;
+    let (rows, table_rows) = (l.rows(), l.table_rows());
+    let need = rows.max(table_rows) + RESERVED_ROWS;
+    let k = need.next_power_of_two().trailing_zeros().max(4);
+    if k > MAX_K {
+        return Err(Halo2Error::TooLarge { k, max: MAX_K });
+    }
+    let plan = Plan {
+        shape: Shape {
+            gates: l.gates_used(),
+            ..trial
+        },
+        k,
+        rows,
+        table_rows,
+    };
+    Ok((plan, l))
+}
+
 impl Halo2Backend {
     fn keygen(
         &self,
         program: &Program,
         policy: VisibilityPolicy,
     ) -> Result<(Halo2ProvingKey, Halo2VerifyingKey), Halo2Error> {
-        let plan = plan(program, policy)?;
-        let loaded = self.srs.params(plan.k)?;
-        let (params, srs_digest, insecure) = (loaded.params, loaded.digest, loaded.insecure);
-        if policy.input == Visibility::Fixed {
-            return Err(Halo2Error::Unsupported(
-                "fixed visibility for inputs (use public, private or hashed)".into(),
-            ));
-        }
+        self.setup_planned(program, policy, plan(program, policy)?)
+    }
+
+    /// Keys for a program laid out as `plan` says (from [`plan`] or [`plan_for`]).
+    pub fn setup_planned(
+        &self,
+        program: &Program,
+        policy: VisibilityPolicy,
+        plan: Plan,
+    ) -> Result<(Halo2ProvingKey, Halo2VerifyingKey), Halo2Error> {
+        let (vk, circuit) = self.verifying_key_planned(program, policy, plan)?;
+        let pk = keygen_pk(vk.params.as_ref(), vk.vk.clone(), &circuit)?;
+        Ok((
+            Halo2ProvingKey {
+                program: Arc::new(program.clone()),
+                info: vk.info.clone(),
+                params: vk.params.clone(),
+                pk,
+            },
+            vk,
+        ))
+    }
+
+    /// The verifying key alone, derived here from the program: what a verifier uses when the
+    /// prover is not trusted to supply keys.
+    pub fn verifying_key_for(
+        &self,
+        program: &Program,
+        policy: VisibilityPolicy,
+        choice: LaneChoice,
+    ) -> Result<Halo2VerifyingKey, Halo2Error> {
+        let (plan, layout) = plan_and_layout(program, policy, choice)?;
+        Ok(self
+            .verifying_key_laid_out(program, policy, plan, layout)?
+            .0)
+    }
+
+    fn verifying_key_planned(
+        &self,
+        program: &Program,
+        policy: VisibilityPolicy,
+        plan: Plan,
+    ) -> Result<(Halo2VerifyingKey, VouchCircuit), Halo2Error> {
         let layout = lay_out(
             program,
             policy,
@@ -332,12 +449,28 @@ impl Halo2Backend {
             plan.shape,
             &Blindings::default(),
         )?;
+        self.verifying_key_laid_out(program, policy, plan, layout)
+    }
+
+    fn verifying_key_laid_out(
+        &self,
+        program: &Program,
+        policy: VisibilityPolicy,
+        plan: Plan,
+        layout: crate::layout::Layout,
+    ) -> Result<(Halo2VerifyingKey, VouchCircuit), Halo2Error> {
+        if policy.input == Visibility::Fixed {
+            return Err(Halo2Error::Unsupported(
+                "fixed visibility for inputs (use public, private or hashed)".into(),
+            ));
+        }
+        let loaded = self.srs.params(plan.k)?;
+        let (params, srs_digest, insecure) = (loaded.params, loaded.digest, loaded.insecure);
         let circuit = VouchCircuit {
             layout: Arc::new(layout),
             shape: plan.shape,
         };
         let vk = keygen_vk_custom(params.as_ref(), &circuit, false)?;
-        let pk = keygen_pk(params.as_ref(), vk.clone(), &circuit)?;
         let info = KeyInfo {
             program_digest: program.digest(),
             policy,
@@ -347,15 +480,7 @@ impl Halo2Backend {
             srs_digest,
             insecure_setup: insecure,
         };
-        Ok((
-            Halo2ProvingKey {
-                program: Arc::new(program.clone()),
-                info: info.clone(),
-                params: params.clone(),
-                pk,
-            },
-            Halo2VerifyingKey { info, params, vk },
-        ))
+        Ok((Halo2VerifyingKey { info, params, vk }, circuit))
     }
 }
 

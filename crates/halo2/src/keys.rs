@@ -34,7 +34,8 @@ fn raw_params_len(k: u32) -> usize {
 /// 2: parameters stored uncompressed (reading compressed points cost a square root each).
 /// 3: the lane count of the shape (chosen per program by the planner).
 /// 4: public values packed many to an instance row (the circuit changed, not the file).
-const VERSION: u32 = 4;
+/// 5: commitments pack byte-aligned words, and inputs and outputs share one domain tag.
+const VERSION: u32 = 5;
 
 fn vis_tag(v: Visibility) -> u8 {
     match v {

@@ -18,9 +18,11 @@ pub mod srs;
 pub mod transcript;
 
 pub use backend::{
-    native_commitment, plan, plan_with_lanes, Halo2Backend, Halo2Proof, Halo2ProvingKey,
-    Halo2VerifyingKey, KeyInfo, Plan, PublicSpec,
+    commitment_tag, native_commitment, plan, plan_for, plan_with_lanes, Halo2Backend, Halo2Proof,
+    Halo2ProvingKey, Halo2VerifyingKey, KeyInfo, LaneChoice, Plan, PublicSpec,
 };
 pub use error::Halo2Error;
+/// The scalar field of BN254, in which commitments and blindings live.
+pub use halo2_axiom::halo2curves::bn256::Fr;
 pub use lower::Blindings;
 pub use srs::Srs;

@@ -127,17 +127,17 @@ pub fn lay_out(
         if group.is_empty() {
             continue;
         }
-        let blinding = match role {
-            0 => blindings.input,
-            1 => blindings.weights,
-            _ => blindings.output,
+        let (role, blinding) = match role {
+            0 => (Role::Input, blindings.input),
+            1 => (Role::Weights, blindings.weights),
+            _ => (Role::Output, blindings.output),
         };
         let r = l.store_fr(blinding);
         let mut packed = Vec::new();
         for (cells, range) in group {
-            packed.extend(l.pack(cells, Packing::new(range.lo, range.hi)));
+            packed.extend(l.pack(cells, Packing::for_commitment(range.lo, range.hi)));
         }
-        let (loc, v) = l.sponge(role as u8, r, &packed);
+        let (loc, v) = l.sponge(crate::backend::commitment_tag(role), r, &packed);
         l.publish_fr(loc, v);
     }
     Ok(l)

@@ -1,8 +1,8 @@
 //! Poseidon over BN254 (width 3, rate 2, x^5, 8 full and 57 partial rounds; constants from the
 //! reference Grain LFSR generator) and the hiding commitment built on it.
 //!
-//! A commitment to a list of integer tensors packs each tensor's values, shifted to be
-//! non-negative, `floor(252 / bits)` to a field element, then absorbs
+//! A commitment to a list of integer tensors packs each tensor's values as words of 8, 16, 32 or
+//! 64 bits ([`Packing::for_commitment`]), `floor(252 / bits)` to a field element, then absorbs
 //! `[blinding, packed...]` two at a time into a sponge whose capacity starts at a role tag.
 //! The first rate element after the last permutation is the commitment. The blinding is a
 //! uniformly random field element, so the commitment reveals nothing about low-entropy data.
@@ -101,6 +101,40 @@ impl Packing {
             per_element: (252 / bits) as usize,
         }
     }
+
+    /// The packing of commitments: values in `[lo, hi]` as the narrowest 8-, 16-, 32- or 64-bit
+    /// word that holds the range (unsigned when `lo >= 0`, else offset by half the word). A
+    /// commitment then depends on the values and their word size, not on how tightly range
+    /// inference bounded them, so one proof's output commitment (a u8 image whose inferred
+    /// range may be narrower) is the next proof's input commitment (declared `[0, 255]`).
+    /// Injective because every value lies in `[lo, hi]`, inside the word.
+    pub fn for_commitment(lo: i64, hi: i64) -> Self {
+        let fits = |bits: u32| {
+            if lo >= 0 {
+                bits == 64 || (hi as i128) < (1i128 << bits)
+            } else {
+                bits == 64
+                    || (lo as i128 >= -(1i128 << (bits - 1))
+                        && (hi as i128) < (1i128 << (bits - 1)))
+            }
+        };
+        let bits = [8u32, 16, 32, 64]
+            .into_iter()
+            .find(|&b| fits(b))
+            .unwrap_or(64);
+        let base = if lo >= 0 {
+            0
+        } else if bits == 64 {
+            i64::MIN
+        } else {
+            -(1i64 << (bits - 1))
+        };
+        Packing {
+            lo: base,
+            bits,
+            per_element: (252 / bits) as usize,
+        }
+    }
 }
 
 /// Packed field elements of one tensor.
@@ -135,7 +169,7 @@ pub fn sponge(role: u8, blinding: Fr, packed: &[Fr]) -> Fr {
 pub fn commit(role: u8, blinding: Fr, tensors: &[(&[i64], i64, i64)]) -> Fr {
     let packed: Vec<Fr> = tensors
         .iter()
-        .flat_map(|&(v, lo, hi)| pack(v, Packing::new(lo, hi)))
+        .flat_map(|&(v, lo, hi)| pack(v, Packing::for_commitment(lo, hi)))
         .collect();
     sponge(role, blinding, &packed)
 }

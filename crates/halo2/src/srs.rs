@@ -34,6 +34,9 @@ impl std::fmt::Debug for Srs {
         match self {
             Srs::File { path, .. } => write!(f, "Srs::File({})", path.display()),
             Srs::InsecureDev => f.write_str("Srs::InsecureDev"),
+            Srs::Given { params, insecure } => {
+                write!(f, "Srs::Given(k {}, insecure {insecure})", params.k())
+            }
         }
     }
 }
@@ -50,6 +53,12 @@ pub enum Srs {
     /// Generated here with fresh OS randomness: anyone running the generator could have kept
     /// the secret, so proofs made with it prove nothing to a third party.
     InsecureDev,
+    /// Parameters for exactly one circuit size, already in memory: e.g. the insecure test
+    /// parameters an image-edit proof carries, so that a verifier can re-derive its key.
+    Given {
+        params: SharedParams,
+        insecure: bool,
+    },
 }
 
 impl Srs {
@@ -71,6 +80,19 @@ impl Srs {
                     params: p,
                     digest,
                     insecure: true,
+                })
+            }
+            Srs::Given { params, insecure } => {
+                if params.k() != k {
+                    return Err(Halo2Error::Srs(format!(
+                        "the given parameters are for 2^{} rows, the circuit needs 2^{k}",
+                        params.k()
+                    )));
+                }
+                Ok(Loaded {
+                    params: params.clone(),
+                    digest: params_digest(params),
+                    insecure: *insecure,
                 })
             }
             Srs::File {
@@ -139,6 +161,35 @@ pub fn read_srs(
         "{} is not a halo2 KZG parameter file for BN254",
         path.display()
     )))
+}
+
+/// Parameters in halo2's uncompressed `RawBytes` format (what key files and insecure image-edit
+/// proofs carry).
+pub fn encode_params(p: &ParamsKZG<Bn256>) -> Vec<u8> {
+    let mut b = Vec::new();
+    // Writing into a Vec cannot fail.
+    let _ = p.write_custom(&mut b, SerdeFormat::RawBytes);
+    b
+}
+
+/// Reads [`encode_params`] bytes; hostile bytes give an error, never a panic or an allocation
+/// sized by the input.
+pub fn decode_params(bytes: &[u8]) -> Result<SharedParams, Halo2Error> {
+    let bad = |m: &str| Halo2Error::Srs(m.to_string());
+    let k = match bytes.get(..4) {
+        Some(b) => u32::from_le_bytes([b[0], b[1], b[2], b[3]]),
+        None => return Err(bad("truncated KZG parameters")),
+    };
+    if !(1..=crate::backend::MAX_K).contains(&k) {
+        return Err(bad("parameters for more rows than any circuit uses"));
+    }
+    if bytes.len() != 4 + 2 * (1usize << k) * 64 + 2 * 128 {
+        return Err(bad(
+            "KZG parameters of the wrong length for the circuit size",
+        ));
+    }
+    let p = parse(bytes, SerdeFormat::RawBytes).ok_or_else(|| bad("malformed KZG parameters"))?;
+    Ok(Arc::new(p))
 }
 
 fn parse(bytes: &[u8], format: SerdeFormat) -> Option<ParamsKZG<Bn256>> {

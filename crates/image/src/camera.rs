@@ -202,6 +202,13 @@ impl CameraPublicKey {
         out
     }
 
+    /// Parses a SEC1 point (compressed or not); anything that is not a P-256 point is an error.
+    pub fn from_sec1(bytes: &[u8]) -> Result<Self, CameraError> {
+        VerifyingKey::from_sec1_bytes(bytes)
+            .map(CameraPublicKey)
+            .map_err(|e| CameraError::PublicKey(e.to_string()))
+    }
+
     /// SHA-256 of the SEC1 compressed point.
     pub fn fingerprint(&self) -> [u8; 32] {
         Sha256::digest(self.to_sec1_compressed()).into()

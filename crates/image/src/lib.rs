@@ -6,9 +6,11 @@ pub mod camera;
 mod lower;
 pub mod reference;
 pub mod spec;
+mod text;
 
 pub use lower::edit_program;
 pub use reference::{apply_reference, Image};
+pub use text::{edits_to_text, parse_edits, EditParseError};
 
 use spec::*;
 

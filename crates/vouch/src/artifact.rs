@@ -168,6 +168,21 @@ pub fn sniff(bytes: &[u8]) -> FileKind {
 /// Writes `bytes` to `path` through a temporary file and rename, so a crash never leaves a
 /// half-written file; an existing file is replaced only when `overwrite` is set.
 pub fn write_new(path: &Path, bytes: &[u8], overwrite: bool) -> Result<(), VouchError> {
+    write_atomic(path, bytes, overwrite, false)
+}
+
+/// [`write_new`] for secrets (private keys, originals with their blinding): the file is
+/// readable by its owner only (mode 0600 on Unix) from the moment it exists.
+pub fn write_private(path: &Path, bytes: &[u8], overwrite: bool) -> Result<(), VouchError> {
+    write_atomic(path, bytes, overwrite, true)
+}
+
+fn write_atomic(
+    path: &Path,
+    bytes: &[u8],
+    overwrite: bool,
+    private: bool,
+) -> Result<(), VouchError> {
     if path.exists() && !overwrite {
         return Err(VouchError::Exists(path.display().to_string()));
     }
@@ -181,7 +196,18 @@ pub fn write_new(path: &Path, bytes: &[u8], overwrite: bool) -> Result<(), Vouch
         std::process::id()
     ));
     let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
+        // A stale temporary file would keep its old permissions: start from none.
+        let _ = std::fs::remove_file(&tmp);
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create_new(true);
+        #[cfg(unix)]
+        if private {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600);
+        }
+        #[cfg(not(unix))]
+        let _ = private;
+        let mut f = opts.open(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
         std::fs::rename(&tmp, path)

@@ -16,6 +16,12 @@ pub enum VouchError {
     Npy(#[from] crate::npy::NpyError),
     #[error(transparent)]
     Halo2(#[from] vouch_halo2::Halo2Error),
+    #[error(transparent)]
+    Image(#[from] vouch_image::ImageError),
+    #[error(transparent)]
+    Camera(#[from] vouch_image::camera::CameraError),
+    #[error(transparent)]
+    EditParse(#[from] vouch_image::EditParseError),
     /// Something this build cannot do yet, with what to do instead.
     #[error("unsupported: {0}")]
     Unsupported(String),

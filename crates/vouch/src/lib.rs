@@ -17,6 +17,8 @@
 //! | [`prove`] | setup / prove / verify workflow |
 //! | [`artifact`] | versioned file formats (model packages, proofs, keys directories) |
 //! | [`npy`] | NumPy `.npy` input files |
+//! | [`image`] | attested image edits: capture, edit proofs, chains, verification |
+//! | [`image_ops`] | the edit ops, their reference implementation, camera keys (`vouch-image`) |
 //!
 //! ```no_run
 //! use std::path::Path;
@@ -27,6 +29,7 @@
 
 pub mod artifact;
 pub mod error;
+pub mod image;
 pub mod model;
 pub mod npy;
 pub mod prove;
@@ -34,5 +37,6 @@ pub mod prove;
 pub use error::VouchError;
 pub use vouch_backend as backend;
 pub use vouch_halo2 as halo2;
+pub use vouch_image as image_ops;
 pub use vouch_ir as ir;
 pub use vouch_onnx as onnx;

@@ -187,7 +187,7 @@ pub fn setup_keys(
 }
 
 /// 32 random little-endian bytes below `2^253`, hence a canonical BN254 scalar.
-fn random_scalar() -> [u8; 32] {
+pub(crate) fn random_scalar() -> [u8; 32] {
     use rand_core::RngCore;
     let mut b = [0u8; 32];
     rand_core::OsRng.fill_bytes(&mut b);

@@ -4,11 +4,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use anyhow::{bail, Context};
 use serde_json::json;
-use vouch::artifact::{check_keys_target, from_hex, ModelPackage, HALO2_VK_FILE};
+use vouch::artifact::{check_keys_target, ModelPackage, HALO2_VK_FILE};
 use vouch::backend::Visibility;
-use vouch::halo2::Srs;
 use vouch::prove::{describe_policy, setup_keys, visibility_name, PolicyChoice, Preset};
 
 use crate::output::{json as print_json, tensor_json, INSECURE_WARNING};
@@ -75,16 +73,8 @@ pub struct Args {
     /// Visibility of the model output.
     #[arg(long, value_enum)]
     output_vis: Option<VisArg>,
-    /// KZG parameters from a powers-of-tau ceremony, in halo2's KZG params format.
-    #[arg(long)]
-    srs: Option<PathBuf>,
-    /// Expected SHA-256 of the --srs file (64 hex characters).
-    #[arg(long, requires = "srs")]
-    srs_sha256: Option<String>,
-    /// Generate the parameters here instead of reading --srs. INSECURE: whoever runs it could
-    /// forge proofs; for tests and demos only.
-    #[arg(long)]
-    insecure_dev_setup: bool,
+    #[command(flatten)]
+    params: super::SrsArgs,
     /// Keys directory to create.
     #[arg(short, long)]
     output: PathBuf,
@@ -98,9 +88,6 @@ pub struct Args {
 
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     let BackendArg::Halo2 = a.backend;
-    if a.srs_sha256.is_some() && a.srs.is_none() {
-        bail!("--srs-sha256 checks the --srs file; it needs --srs");
-    }
     check_keys_target(&a.output, a.force)?;
     let policy = PolicyChoice {
         preset: a.preset.map(|p| match p {
@@ -112,21 +99,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         output: a.output_vis.map(Into::into),
     }
     .resolve();
-    let srs = match (&a.srs, a.insecure_dev_setup) {
-        (Some(path), false) => {
-            let expected = match &a.srs_sha256 {
-                Some(h) => Some(
-                    from_hex(h)
-                        .and_then(|b| <[u8; 32]>::try_from(b).ok())
-                        .context("--srs-sha256: expected 64 hex characters")?,
-                ),
-                None => None,
-            };
-            Srs::file(path, expected)
-        }
-        (None, true) => Srs::InsecureDev,
-        _ => bail!("pass exactly one of --srs PARAMS_FILE or --insecure-dev-setup"),
-    };
+    let srs = a.params.resolve()?;
     let pkg = ModelPackage::read(&a.model)?;
     let t0 = Instant::now();
     let keys = setup_keys(&pkg, policy, srs)?;
@@ -183,7 +156,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             public.join(", ")
         }
     );
-    match (&a.srs, s.insecure_setup) {
+    match (&a.params.srs, s.insecure_setup) {
         (_, true) => println!(
             "srs      INSECURE, generated locally (sha256 {})",
             s.srs_sha256
