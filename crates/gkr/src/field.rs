@@ -1,32 +1,35 @@
-//! Fields: Goldilocks for tensor values, its degree-2 extension for challenges.
+//! Fields: Goldilocks for tensor values, its degree-3 extension for challenges.
 //!
 //! Tensor values live in the base field `F` = Goldilocks, p = 2^64 - 2^32 + 1. Every random
-//! challenge is drawn from `EF` = `F[X]/(X^2 - 7)` (Plonky3's `BinomialExtensionField<_, 2>`),
-//! of size |EF| = p^2 ≈ 2^128, because p alone (2^64) is too small for 100+ bits of soundness.
+//! challenge is drawn from `EF` = `F[X]/(X^3 - X - 1)` (Plonky3's
+//! `CubicTrinomialExtensionField`), of size |EF| = p^3 ≈ 2^192. p alone (2^64) is far too small;
+//! p^2 (2^128) gives ~127 bits per round interactively but only 127 − log2 Q against a prover
+//! grinding Q Fiat–Shamir queries, and leaves WHIR's folding terms short of 100 bits for large
+//! tensors. p^3 leaves ≥ 100 bits after 2^80 queries.
 //!
 //! **Soundness per sumcheck round.** A cheating prover's round polynomial differs from the true
 //! one as a polynomial of degree ≤ d; the two agree at a uniformly random challenge with
-//! probability ≤ d / |EF| = d / p^2 (Schwartz–Zippel). A degree-2 round (products of two
-//! multilinears, e.g. matmul) therefore errs with probability ≤ 2 / p^2 ≈ 2^-127. An n-round
-//! sumcheck errs with probability ≤ n·d / p^2; see [`soundness_bits`].
+//! probability ≤ d / |EF| = d / p^3 (Schwartz–Zippel). A degree-2 round (products of two
+//! multilinears, e.g. matmul) therefore errs with probability ≤ 2 / p^3 ≈ 2^-191. An n-round
+//! sumcheck errs with probability ≤ n·d / p^3; see [`soundness_bits`].
 //!
 //! **Embedding of IR integers.** An IR value v (an `i64`) maps to v mod p: v ≥ 0 as v, v < 0 as
 //! p - |v| ([`embed`]). The IR guarantees |v| < 2^62 for every tensor, accumulators included,
 //! so any two values (and any sum the IR computes exactly) differ by less than p: equality in F
 //! implies equality over the integers.
 
-use p3_field::extension::BinomialExtensionField;
+use p3_field::extension::CubicTrinomialExtensionField;
 use p3_field::{PrimeCharacteristicRing, PrimeField64};
 use p3_goldilocks::Goldilocks;
 
 /// The base field: Goldilocks, p = 2^64 - 2^32 + 1.
 pub type F = Goldilocks;
 
-/// The challenge field: the degree-2 binomial extension of Goldilocks, |EF| = p^2 ≈ 2^128.
-pub type EF = BinomialExtensionField<Goldilocks, EXT_DEGREE>;
+/// The challenge field: the degree-3 extension F[X]/(X^3 − X − 1) of Goldilocks, |EF| = p^3 ≈ 2^192.
+pub type EF = CubicTrinomialExtensionField<Goldilocks>;
 
 /// Degree of [`EF`] over [`F`].
-pub const EXT_DEGREE: usize = 2;
+pub const EXT_DEGREE: usize = 3;
 
 /// The Goldilocks modulus.
 pub const P: u64 = F::ORDER_U64;
@@ -34,7 +37,7 @@ pub const P: u64 = F::ORDER_U64;
 /// Bound on IR magnitudes: every IR value satisfies |v| < 2^62 (see the IR's range rules).
 pub const IR_VALUE_BOUND: u64 = 1 << 62;
 
-/// log2 |EF| = 2 log2 p.
+/// log2 |EF| = 3 log2 p.
 pub fn ext_field_bits() -> f64 {
     EXT_DEGREE as f64 * (P as f64).log2()
 }
@@ -136,12 +139,12 @@ mod tests {
     }
 
     #[test]
-    fn extension_is_a_field_of_about_128_bits() {
+    fn extension_is_a_field_of_about_192_bits() {
         let bits = ext_field_bits();
-        assert!(bits > 127.99 && bits <= 128.0, "{bits}");
-        // degree-2 rounds over 64 rounds still leave > 120 bits
-        assert!(soundness_bits(64, 2) > 120.0);
-        let x = EF::from([F::from_u64(3), F::from_u64(5)]);
+        assert!(bits > 191.99 && bits <= 192.0, "{bits}");
+        // degree-2 rounds over 64 rounds still leave > 180 bits
+        assert!(soundness_bits(64, 2) > 180.0);
+        let x = EF::from([F::from_u64(3), F::from_u64(5), F::from_u64(11)]);
         assert_eq!(x * x.inverse(), EF::ONE);
     }
 }

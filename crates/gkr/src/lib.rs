@@ -1,17 +1,19 @@
 //! # vouch-gkr: sumcheck/GKR proofs of Vouch IR programs (first building blocks)
 //!
 //! **Security status:** not yet a backend. What exists proves matrix products and lookups
-//! (range checks, tables) whose operands are public; nothing is hidden yet (no commitments, no
-//! masking), so nothing here is zero-knowledge. The protocol is written down in `docs/gkr.md`.
+//! (range checks, tables) whose operands are public, and commits to tensors with hiding
+//! (HVZK-WHIR) commitments; sumchecks are not masked yet, so only the commitment openings are
+//! zero-knowledge. The protocol is written down in `docs/gkr.md`.
 //!
 //! | module | purpose |
 //! |---|---|
-//! | [`field`] | Goldilocks `F`, challenge field `EF` = degree-2 extension (~2^128), IR embedding, soundness per round |
+//! | [`field`] | Goldilocks `F`, challenge field `EF` = degree-3 extension (~2^192), IR embedding, soundness per round |
 //! | [`transcript`] | Fiat–Shamir over SHA-256 (Plonky3 challenger), absorbing the statement first |
 //! | [`mle`] | multilinear extensions: eq tables, folding, evaluation, matrix slices |
 //! | [`sumcheck`] | prover/verifier for sums of products of multilinears |
 //! | [`matmul`] | Thaler's matmul sumcheck: `C = A·B` reduced to openings of Ã and B̃ |
 //! | [`logup`] | LogUp lookups (range checks, activation tables) proved by fractional-sum GKR |
+//! | [`pcs`] | hiding multilinear commitments to tensors (HVZK-WHIR), opened at sumcheck points |
 //! | [`codec`] | panic-free proof byte parsing |
 //!
 //! ```
@@ -35,6 +37,7 @@ pub mod field;
 pub mod logup;
 pub mod matmul;
 pub mod mle;
+pub mod pcs;
 pub mod sumcheck;
 #[cfg(test)]
 mod test_util;

@@ -35,5 +35,5 @@ impl Rng {
 }
 
 fn ext_generator() -> EF {
-    EF::from([F::ZERO, F::ONE])
+    EF::from([F::ZERO, F::ONE, F::ZERO])
 }

@@ -30,7 +30,9 @@ use crate::field::{EF, F};
 /// Domain separator of this transcript (first bytes hashed).
 pub const TRANSCRIPT_DOMAIN: &[u8] = b"vouch/gkr/transcript/v1";
 
-type Inner = SerializingChallenger64<F, HashChallenger<u8, Sha256, 32>>;
+/// The Plonky3 challenger under [`Transcript`] (what `p3-whir` drives directly).
+pub(crate) type Challenger = SerializingChallenger64<F, HashChallenger<u8, Sha256, 32>>;
+type Inner = Challenger;
 
 /// A Fiat–Shamir transcript bound to one statement.
 #[derive(Clone, Debug)]
@@ -54,6 +56,12 @@ impl Transcript {
         Transcript {
             ch: SerializingChallenger64::new(HashChallenger::new(init, Sha256)),
         }
+    }
+
+    /// The underlying challenger, for sub-protocols (commitment openings) that absorb and
+    /// sample through Plonky3's traits; they continue this transcript.
+    pub(crate) fn challenger(&mut self) -> &mut Challenger {
+        &mut self.ch
     }
 
     /// Absorbs a label (its length, then each byte as a field element).

@@ -789,10 +789,12 @@ fn proof_size_grows_with_log_squared_of_the_lookups() {
         .collect();
     // Depths dw (lookups) and dt (table), D = max: D(D-1)/2 rounds of 4 elements, 4
     // elements per instance and layer it is active in (dw + dt), two roots, two openings.
+    // One extension element is EXT_DEGREE canonical u64s.
+    let e = 8 * vouch_gkr::field::EXT_DEGREE;
     let expected = |dw: usize, dt: usize| {
         let d = dw.max(dt);
-        let header = 4 + 1 + 4 + 2 * 32 + 4;
-        header + d * 8 + d * (d - 1) / 2 * 64 + (dw + dt) * 64 + 4 + 16 + 16
+        let header = 4 + 1 + 4 + 2 * 2 * e + 4;
+        header + d * 8 + d * (d - 1) / 2 * 4 * e + (dw + dt) * 4 * e + 4 + e + e
     };
     assert_eq!(
         sizes,
