@@ -10,14 +10,14 @@
 //! 4. the prover sends `a = Ã(r_row, r_k)`, `b = B̃(r_k, r_col)` (absorbed); the verifier checks
 //!    `a · b = v'`, and then the two openings.
 //!
-//! **First step only:** here A and B are public and the verifier checks the openings `a`, `b` by
-//! evaluating Ã and B̃ itself (O(MK + KN) work). Hiding multilinear commitments (`p3-whir`)
-//! replace this: the openings will be proved against commitments, so A or B can stay hidden.
+//! Here A and B are public and the verifier checks the openings `a`, `b` by evaluating Ã and B̃
+//! itself (O(MK + KN) work); [`crate::committed_matmul`] proves B̃'s opening against a hiding
+//! commitment instead, so B can stay hidden.
 //!
 //! **Soundness.** If `C ≠ A·B (mod p)`, the multilinear `C̃ - (AB)~` is non-zero and vanishes at
 //! the random `(r_row, r_col)` with probability ≤ (log M + log N) / |EF|; the sumcheck then
 //! errs with probability ≤ 2 log K / |EF|; the final openings are exact. Total ≤
-//! (log M + log N + 2 log K) / p^2, e.g. ≤ 2^-122 for 2^20-sized dimensions.
+//! (log M + log N + 2 log K) / p^3, e.g. ≤ 2^-185 for 2^20-sized dimensions.
 //! **From F to ℤ:** the verifier checks |C_ij| < 2^62 and K·max|A|·max|B| < 2^62 on the public
 //! values, so |C_ij − (AB)_ij| < 2^63 < p and equality mod p is equality of integers.
 
@@ -147,21 +147,21 @@ impl MatmulClaim<'_> {
 /// Steps 1–2: shape, challenges and the claimed value C̃(r_row, r_col).
 fn reduce_output(
     t: &mut Transcript,
-    claim: &MatmulClaim<'_>,
+    s: MatmulShape,
+    c: &[i64],
 ) -> Result<(Vec<EF>, Vec<EF>, EF), MatmulError> {
-    let s = claim.shape;
     t.absorb_u64s(b"matmul/shape", &[s.m as u64, s.k as u64, s.n as u64]);
     // The claimed product is bound before any challenge: drawn first, the challenges would let
     // a prover pick a wrong C whose extension agrees with A·B's at exactly that point.
     // (Once commitments exist, the commitment to C is absorbed instead.)
-    t.absorb_base(b"matmul/c", claim.c.iter().map(|&v| crate::field::embed(v)));
+    t.absorb_base(b"matmul/c", c.iter().map(|&v| crate::field::embed(v)));
     let r_row = t.challenges_ext(b"matmul/r_row", num_vars(s.m));
     let r_col = t.challenges_ext(b"matmul/r_col", num_vars(s.n));
-    let by_row = fix_cols(claim.c, s.m, s.n, &r_col).ok_or(MatmulError::Length {
+    let by_row = fix_cols(c, s.m, s.n, &r_col).ok_or(MatmulError::Length {
         tensor: "C",
         shape: s,
         expected: s.m.saturating_mul(s.n),
-        got: claim.c.len(),
+        got: c.len(),
     })?;
     let value = evaluate(&by_row, &r_row).ok_or(MatmulError::ShapeTooLarge { shape: s })?;
     Ok((r_row, r_col, value))
@@ -191,8 +191,25 @@ fn fixed_vectors(
 /// Proves `C = A·B`. The prover checks shapes and ranges but not the product itself: a false C
 /// yields a proof that the verifier rejects.
 pub fn prove(t: &mut Transcript, claim: &MatmulClaim<'_>) -> Result<MatmulProof, MatmulError> {
+    prove_with_point(t, claim).map(|(proof, _)| proof)
+}
+
+/// The random points of one matmul proof: Ã is opened at (r_row, r_k), B̃ at (r_k, r_col).
+#[derive(Clone, Debug)]
+pub(crate) struct OpeningPoints {
+    pub r_row: Vec<EF>,
+    pub r_col: Vec<EF>,
+    pub r_k: Vec<EF>,
+}
+
+/// [`prove`], also returning the opening points, for callers that prove B̃'s opening against a
+/// commitment.
+pub(crate) fn prove_with_point(
+    t: &mut Transcript,
+    claim: &MatmulClaim<'_>,
+) -> Result<(MatmulProof, OpeningPoints), MatmulError> {
     claim.validate()?;
-    let (r_row, r_col, value) = reduce_output(t, claim)?;
+    let (r_row, r_col, value) = reduce_output(t, claim.shape, claim.c)?;
     let (a, b) = fixed_vectors(claim, &r_row, &r_col)?;
     let out = sumcheck::prove(&Expression::product2(), vec![a, b], value, t)?;
     let (a_eval, b_eval) = match out.evals.as_slice() {
@@ -200,34 +217,55 @@ pub fn prove(t: &mut Transcript, claim: &MatmulClaim<'_>) -> Result<MatmulProof,
         _ => return Err(MatmulError::FinalProduct),
     };
     t.absorb_ext(b"matmul/openings", &[a_eval, b_eval]);
-    Ok(MatmulProof {
+    let proof = MatmulProof {
         sumcheck: out.proof,
         a_eval,
         b_eval,
+    };
+    let points = OpeningPoints {
+        r_row,
+        r_col,
+        r_k: out.point,
+    };
+    Ok((proof, points))
+}
+
+/// The verifier's steps up to the openings: challenges, sumcheck, absorbing the openings and
+/// the final product check. The caller checks the openings Ã(r_row, r_k) and B̃(r_k, r_col).
+pub(crate) fn verify_product(
+    t: &mut Transcript,
+    s: MatmulShape,
+    c: &[i64],
+    proof: &MatmulProof,
+) -> Result<OpeningPoints, MatmulError> {
+    let (r_row, r_col, value) = reduce_output(t, s, c)?;
+    let fin = sumcheck::verify(DEGREE, num_vars(s.k), value, &proof.sumcheck, t)?;
+    t.absorb_ext(b"matmul/openings", &[proof.a_eval, proof.b_eval]);
+    if proof.a_eval * proof.b_eval != fin.value {
+        return Err(MatmulError::FinalProduct);
+    }
+    Ok(OpeningPoints {
+        r_row,
+        r_col,
+        r_k: fin.point,
     })
 }
 
-/// Verifies a matmul proof. Never panics, whatever the proof.
+/// Verifies a matmul proof with public A and B. Never panics, whatever the proof.
 pub fn verify(
     t: &mut Transcript,
     claim: &MatmulClaim<'_>,
     proof: &MatmulProof,
 ) -> Result<(), MatmulError> {
     claim.validate()?;
-    let s = claim.shape;
-    let (r_row, r_col, value) = reduce_output(t, claim)?;
-    let fin = sumcheck::verify(DEGREE, num_vars(s.k), value, &proof.sumcheck, t)?;
-    t.absorb_ext(b"matmul/openings", &[proof.a_eval, proof.b_eval]);
-    if proof.a_eval * proof.b_eval != fin.value {
-        return Err(MatmulError::FinalProduct);
-    }
-    // Openings. Temporary: A and B are public, so evaluate them directly; commitments
-    // (p3-whir, hiding) replace this.
-    let (a, b) = fixed_vectors(claim, &r_row, &r_col)?;
-    if evaluate(&a, &fin.point) != Some(proof.a_eval) {
+    let pts = verify_product(t, claim.shape, claim.c, proof)?;
+    // Openings: A and B are public here, so evaluate them directly
+    // (`committed_matmul` proves B's against a commitment instead).
+    let (a, b) = fixed_vectors(claim, &pts.r_row, &pts.r_col)?;
+    if evaluate(&a, &pts.r_k) != Some(proof.a_eval) {
         return Err(MatmulError::Opening { tensor: "A" });
     }
-    if evaluate(&b, &fin.point) != Some(proof.b_eval) {
+    if evaluate(&b, &pts.r_k) != Some(proof.b_eval) {
         return Err(MatmulError::Opening { tensor: "B" });
     }
     Ok(())
