@@ -458,3 +458,131 @@ fn bad_input_exits_2_with_a_message() {
     );
     assert!(v.ok().contains("INSECURE"));
 }
+
+fn c2pa_file(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../image/tests/data")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+#[test]
+fn c2pa_manifest_carries_the_proof_and_verify_reads_it() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let d = tmp.path();
+    vouch(d, &["image", "keygen", "-o", "cam"]).ok();
+    let photo = photo("astronaut_40x30.png");
+    vouch(
+        d,
+        &[
+            "image",
+            "capture",
+            &photo,
+            "--camera-key",
+            "cam.key",
+            "-o",
+            "signed.vimg",
+        ],
+    )
+    .ok();
+    let (cert, key) = (
+        c2pa_file("c2pa_test_chain.pem"),
+        c2pa_file("c2pa_test_key.pem"),
+    );
+    // No --proof file: the manifest is the only carrier.
+    let edit = vouch(
+        d,
+        &[
+            "image",
+            "edit",
+            "signed.vimg",
+            "-o",
+            "out.png",
+            "--op",
+            "crop=4,2,32,24",
+            "--op",
+            "redact=0,0,4,4",
+            "--insecure-dev-setup",
+            "--c2pa-cert",
+            &cert,
+            "--c2pa-key",
+            &key,
+        ],
+    );
+    let text = edit.ok();
+    assert!(text.contains("c2pa     manifest signed"), "{text}");
+    assert!(!d.join("out.proof").exists());
+    let verify = |image: &str| {
+        vouch(
+            d,
+            &[
+                "image",
+                "verify",
+                image,
+                "--camera-pubkey",
+                "cam.pub",
+                "--json",
+            ],
+        )
+    };
+    let v = verify("out.png").json();
+    assert_eq!(v["valid"], true, "{v}");
+    assert_eq!(
+        v["c2pa"]["actions"],
+        serde_json::json!(["c2pa.opened", "c2pa.cropped", "c2pa.edited"])
+    );
+    // The C2PA signer is a test credential: the SDK says so, verification does not depend on it.
+    assert!(v["c2pa"]["status"].to_string().contains("untrusted"), "{v}");
+
+    // One pixel changed (the manifest copied along): the proof rejects it.
+    let png = std::fs::read(d.join("out.png")).expect("png");
+    let mut img = vouch::image::pixels::decode(&png, "out.png").expect("decode");
+    img.data[40] ^= 1;
+    let changed = vouch::image::pixels::encode_png(&img).expect("png");
+    let found = vouch::image_ops::c2pa::extract(&png, "png").expect("manifest");
+    std::fs::write(d.join("plain.png"), &changed).expect("write");
+    let out = verify("plain.png");
+    out.no_panic();
+    assert_eq!(
+        out.code,
+        Some(2),
+        "no manifest, no --proof: unreadable input"
+    );
+    std::fs::write(d.join("proof.bin"), &found.proof).expect("write");
+    invalid(
+        &vouch(
+            d,
+            &[
+                "image",
+                "verify",
+                "plain.png",
+                "--proof",
+                "proof.bin",
+                "--camera-pubkey",
+                "cam.pub",
+            ],
+        ),
+        "does not verify",
+    );
+    // --hidden writes no image, so it takes no C2PA credential.
+    vouch(
+        d,
+        &[
+            "image",
+            "edit",
+            "signed.vimg",
+            "-o",
+            "next.vimg",
+            "--hidden",
+            "--op",
+            "grayscale",
+            "--insecure-dev-setup",
+            "--c2pa-cert",
+            &cert,
+            "--c2pa-key",
+            &key,
+        ],
+    )
+    .input_error(&["--hidden", "--c2pa-cert"]);
+}

@@ -2,6 +2,7 @@
 //! `[H, W, C]` (C = 3 for RGB, 1 for gray), plus a plain-Rust reference implementation of the
 //! same specification (`docs/image-ops.md`).
 
+pub mod c2pa;
 pub mod camera;
 mod lower;
 pub mod reference;

@@ -2,6 +2,10 @@
 //! (commit to the pixels, sign), `edit` proves edits of a signed (or hidden intermediate) image,
 //! `verify` checks a published image against its proof and the camera's public key.
 //!
+//! With `--c2pa-cert/--c2pa-key`, `edit` also signs a C2PA manifest into the PNG (actions
+//! mirroring the edits, the proof in a custom assertion) and `verify` without `--proof` reads the
+//! proof from there.
+//!
 //! Exit status: 0 success / valid, 1 a proof that does not verify, 2 unreadable input.
 
 use std::path::{Path, PathBuf};
@@ -14,8 +18,9 @@ use vouch::image::{
     capture, edit_hidden, edit_publish, files::format_name, pixels, verify, EditProof,
     PrivateImage, StepStats,
 };
+use vouch::image_ops::c2pa::{self, C2paCredential, EmbeddedProof};
 use vouch::image_ops::camera::{CameraKey, CameraPublicKey};
-use vouch::image_ops::parse_edits;
+use vouch::image_ops::{parse_edits, Edit};
 
 use crate::output::{json as print_json, INSECURE_WARNING};
 
@@ -71,13 +76,15 @@ pub struct EditArgs {
     /// Where to write the edited image (PNG), or with --hidden the new private bundle (.vimg).
     #[arg(short, long)]
     output: PathBuf,
-    /// The edit proof to write (required unless --hidden).
+    /// The edit proof to write (required unless --hidden or a C2PA credential is given).
     #[arg(long)]
     proof: Option<PathBuf>,
     /// Keep the result hidden: write a private bundle committed in the proof chain, to be
     /// edited again; nothing is published.
-    #[arg(long, conflicts_with = "proof")]
+    #[arg(long, conflicts_with_all = ["proof", "c2pa_cert"])]
     hidden: bool,
+    #[command(flatten)]
+    c2pa: C2paArgs,
     #[command(flatten)]
     params: super::SrsArgs,
     #[arg(long)]
@@ -86,13 +93,37 @@ pub struct EditArgs {
     json: bool,
 }
 
+/// The editor's C2PA signing credential.
+#[derive(clap::Args, Debug)]
+pub struct C2paArgs {
+    /// Sign a C2PA manifest into the output PNG carrying the proof, with this certificate
+    /// chain (PEM, signing certificate first; an end-entity certificate, not self-signed).
+    #[arg(long, requires = "c2pa_key")]
+    c2pa_cert: Option<PathBuf>,
+    /// The private key of --c2pa-cert (PKCS#8 PEM, P-256: ES256).
+    #[arg(long, requires = "c2pa_cert")]
+    c2pa_key: Option<PathBuf>,
+}
+
+impl C2paArgs {
+    fn credential(&self) -> anyhow::Result<Option<C2paCredential>> {
+        match (&self.c2pa_cert, &self.c2pa_key) {
+            (Some(cert), Some(key)) => Ok(Some(C2paCredential {
+                chain_pem: read(cert)?,
+                key_pem: read(key)?,
+            })),
+            _ => Ok(None),
+        }
+    }
+}
+
 #[derive(clap::Args, Debug)]
 pub struct VerifyArgs {
     /// The published image (PNG or JPEG decoding to the exact proven pixels; use PNG).
     image: PathBuf,
-    /// The edit proof.
+    /// The edit proof; without it, the proof is read from the image's C2PA manifest.
     #[arg(long)]
-    proof: PathBuf,
+    proof: Option<PathBuf>,
     /// The camera's public key (SPKI PEM) that must have signed the original.
     #[arg(long)]
     camera_pubkey: PathBuf,
@@ -193,12 +224,16 @@ fn capture_cmd(a: CaptureArgs) -> anyhow::Result<ExitCode> {
 
 fn edit(a: EditArgs) -> anyhow::Result<ExitCode> {
     let edits = parse_edits(&a.ops).context("--op")?;
-    let proof_path = match (&a.proof, a.hidden) {
-        (Some(p), false) => Some(p.clone()),
-        (None, true) => None,
-        _ => bail!("pass --proof FILE, or --hidden to keep the result private"),
+    let credential = a.c2pa.credential()?;
+    let publish = match (&a.proof, a.hidden, &credential) {
+        (None, true, None) => false,
+        (Some(_), false, _) | (None, false, Some(_)) => true,
+        _ => bail!(
+            "pass --proof FILE and/or --c2pa-cert/--c2pa-key to publish, or --hidden to keep \
+             the result private"
+        ),
     };
-    for p in std::iter::once(&a.output).chain(proof_path.as_ref()) {
+    for p in std::iter::once(&a.output).chain(a.proof.as_ref()) {
         if p.exists() && !a.force {
             bail!(
                 "{} already exists; pass --force to overwrite it",
@@ -210,10 +245,20 @@ fn edit(a: EditArgs) -> anyhow::Result<ExitCode> {
     let src = PrivateImage::from_bytes(&read(&a.input)?).map_err(|e| e.in_file(&a.input))?;
     let stats: StepStats;
     let (w, h, c, steps);
-    if let Some(proof_path) = proof_path {
+    if publish {
         let p = edit_publish(&src, &edits, &srs)?;
-        write_new(&a.output, &pixels::encode_png(&p.image)?, a.force)?;
-        write_new(&proof_path, &p.proof.to_bytes()?, a.force)?;
+        let proof_bytes = p.proof.to_bytes()?;
+        let mut png = pixels::encode_png(&p.image)?;
+        if let Some(credential) = &credential {
+            let chain: Vec<Edit> = p.proof.links.iter().flat_map(|l| l.edits.clone()).collect();
+            let original = hex(&p.proof.origin.attestation.commitment);
+            png = c2pa::embed(&png, "png", &chain, &original, &proof_bytes, credential)
+                .context("--c2pa-cert/--c2pa-key")?;
+        }
+        write_new(&a.output, &png, a.force)?;
+        if let Some(proof_path) = &a.proof {
+            write_new(proof_path, &proof_bytes, a.force)?;
+        }
         (w, h, c, steps) = (
             p.image.width,
             p.image.height,
@@ -239,6 +284,7 @@ fn edit(a: EditArgs) -> anyhow::Result<ExitCode> {
         print_json(&json!({
             "output": a.output,
             "proof": a.proof,
+            "c2pa": credential.is_some(),
             "hidden": a.hidden,
             "width": w, "height": h, "channels": c,
             "steps": steps,
@@ -259,6 +305,12 @@ fn edit(a: EditArgs) -> anyhow::Result<ExitCode> {
         if let Some(p) = &a.proof {
             println!("proof    {} ({steps} step(s))", p.display());
         }
+        if credential.is_some() {
+            println!(
+                "c2pa     manifest signed into {} (proof embedded)",
+                a.output.display()
+            );
+        }
         println!(
             "circuit  k {} ({} rows); setup {:.2} s, prove {:.2} s, {} proof bytes",
             stats.k,
@@ -274,8 +326,27 @@ fn edit(a: EditArgs) -> anyhow::Result<ExitCode> {
 fn verify_cmd(a: VerifyArgs) -> anyhow::Result<ExitCode> {
     let camera = CameraPublicKey::from_public_key_pem(&read_text(&a.camera_pubkey)?)
         .with_context(|| a.camera_pubkey.display().to_string())?;
-    let proof = EditProof::from_bytes(&read(&a.proof)?).map_err(|e| e.in_file(&a.proof))?;
-    let image = pixels::decode(&read(&a.image)?, &a.image.display().to_string())?;
+    let image_bytes = read(&a.image)?;
+    let (proof, embedded) = match &a.proof {
+        Some(path) => (
+            EditProof::from_bytes(&read(path)?).map_err(|e| e.in_file(path))?,
+            None,
+        ),
+        None => {
+            let format = if image_bytes.starts_with(b"\x89PNG") {
+                "png"
+            } else {
+                "jpeg"
+            };
+            let found = c2pa::extract(&image_bytes, format)
+                .with_context(|| format!("{} (no --proof given)", a.image.display()))?;
+            let proof = EditProof::from_bytes(&found.proof)
+                .map_err(|e| e.in_file(&a.image))
+                .context("the proof in the C2PA manifest")?;
+            (proof, Some(found))
+        }
+    };
+    let image = pixels::decode(&image_bytes, &a.image.display().to_string())?;
     let srs = a.srs.as_ref().map(|p| vouch::halo2::Srs::file(p, None));
     let v = verify(&proof, &image, &camera, srs.as_ref())?;
     if v.insecure_setup {
@@ -296,6 +367,10 @@ fn verify_cmd(a: VerifyArgs) -> anyhow::Result<ExitCode> {
             "steps": v.steps,
             "insecure_setup": v.insecure_setup,
             "verify_ms": v.verify_ms,
+            "c2pa": embedded.as_ref().map(|e: &EmbeddedProof| json!({
+                "actions": e.actions,
+                "status": e.c2pa_status,
+            })),
         }))?;
         return Ok(code);
     }
@@ -316,6 +391,15 @@ fn verify_cmd(a: VerifyArgs) -> anyhow::Result<ExitCode> {
                 " (published)"
             }
         );
+    }
+    if let Some(e) = &embedded {
+        println!(
+            "c2pa     proof read from the manifest; actions {}",
+            e.actions.join(" ")
+        );
+        for status in &e.c2pa_status {
+            println!("c2pa     note: {status}");
+        }
     }
     if v.insecure_setup {
         println!(
