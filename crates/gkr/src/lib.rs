@@ -13,6 +13,7 @@
 //! | [`sumcheck`] | prover/verifier for sums of products of multilinears |
 //! | [`matmul`] | Thaler's matmul sumcheck: `C = A·B` reduced to openings of Ã and B̃ |
 //! | [`committed_matmul`] | `C = A·B` with B hidden behind a [`pcs`] commitment (weights bound to the proof) |
+//! | [`committed_range`] | every value of a committed tensor in a signed range (LogUp-GKR on committed columns) |
 //! | [`logup`] | LogUp lookups (range checks, activation tables) proved by fractional-sum GKR |
 //! | [`pcs`] | hiding multilinear commitments to tensors (HVZK-WHIR), opened at sumcheck points |
 //! | [`codec`] | panic-free proof byte parsing |
@@ -35,6 +36,7 @@
 
 pub mod codec;
 pub mod committed_matmul;
+pub mod committed_range;
 pub mod field;
 pub mod logup;
 pub mod matmul;

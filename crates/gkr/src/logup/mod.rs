@@ -594,6 +594,15 @@ pub fn prove_bound(
     t: &mut Transcript,
     claim: &LookupClaim<'_>,
 ) -> Result<LookupProof, LookupError> {
+    prove_bound_with_openings(t, claim).map(|(proof, _)| proof)
+}
+
+/// [`prove_bound`], also returning the openings the verifier will ask to be checked (for
+/// callers that prove them against commitments).
+pub fn prove_bound_with_openings(
+    t: &mut Transcript,
+    claim: &LookupClaim<'_>,
+) -> Result<(LookupProof, LookupOpenings), LookupError> {
     claim.validate()?;
     let n = claim.num_lookups();
     let (beta, alpha) = challenges(t, claim.table, n);
@@ -621,11 +630,18 @@ pub fn prove_bound(
     let multiplicity_eval =
         multiplicity_eval(claim.multiplicities, &table_point).ok_or(evals_err)?;
     absorb_openings(t, &column_evals, multiplicity_eval);
-    Ok(LookupProof {
+    let openings = LookupOpenings {
+        lookup_point,
+        column_evals: column_evals.clone(),
+        table_point,
+        multiplicity_eval,
+    };
+    let proof = LookupProof {
         gkr,
         column_evals,
         multiplicity_eval,
-    })
+    };
+    Ok((proof, openings))
 }
 
 fn absorb_openings(t: &mut Transcript, column_evals: &[EF], multiplicity_eval: EF) {
