@@ -5,12 +5,17 @@
 
 use std::sync::OnceLock;
 
+use p3_field::PrimeCharacteristicRing;
 use sha2::{Digest as _, Sha256};
 use vouch::artifact::{CalibrationInfo, KeysDir, ModelMeta, ModelPackage, ProofFile, ProofMeta};
 use vouch_backend::conformance::op_cases;
 use vouch_backend::{Backend, Statement, Visibility, VisibilityPolicy, Witness};
+use vouch_gkr::committed_matmul::{self, CommittedMatmulClaim};
+use vouch_gkr::committed_range;
+use vouch_gkr::field::{embed, EF};
 use vouch_gkr::logup::{self, LookupClaim, LookupProof, Table};
 use vouch_gkr::matmul::{self, MatmulClaim, MatmulProof, MatmulShape};
+use vouch_gkr::pcs::{TensorCommitment, TensorPcs};
 use vouch_gkr::transcript::Transcript;
 use vouch_halo2::{Halo2Backend, Halo2Proof, Halo2VerifyingKey, Srs};
 use vouch_ir::{interp, Program};
@@ -231,4 +236,84 @@ pub fn join2(a: &[u8], b: &[u8]) -> Vec<u8> {
     v.extend_from_slice(a);
     v.extend_from_slice(b);
     v
+}
+
+/// The statement the committed-tensor fixtures are proved under.
+pub const GKR_PCS_STATEMENT: &[u8] = b"vouch-fuzz gkr pcs statement";
+
+/// Honest proofs about committed tensors (`gkr_pcs`): a WHIR opening, a range proof of the
+/// same commitment (8 bits) and a matmul with committed weights.
+pub struct GkrCommittedFixture {
+    pub pcs: TensorPcs,
+    pub commitment: TensorCommitment,
+    pub points: Vec<Vec<EF>>,
+    pub opening: Vec<u8>,
+    pub range: Vec<u8>,
+    pub shape: MatmulShape,
+    pub a: Vec<i64>,
+    pub c: Vec<i64>,
+    pub weights: TensorCommitment,
+    pub matmul: Vec<u8>,
+}
+
+/// A fresh transcript on [`GKR_PCS_STATEMENT`].
+pub fn pcs_transcript() -> Transcript {
+    Transcript::from_statement_bytes(GKR_PCS_STATEMENT)
+}
+
+/// Built once per process.
+pub fn gkr_committed() -> &'static GkrCommittedFixture {
+    static F: OnceLock<GkrCommittedFixture> = OnceLock::new();
+    F.get_or_init(|| {
+        let pcs = TensorPcs::for_len(2048).expect("parameters");
+        let ints: Vec<i64> = (0..2048i64).map(|i| i * 37 % 256 - 128).collect();
+        let values: Vec<_> = ints.iter().map(|&v| embed(v)).collect();
+        let (commitment, data) = pcs.commit(&values, [3; 32]).expect("commit");
+        let points = vec![(0..pcs.num_vars() as u64)
+            .map(|i| EF::from_u64(5 + 11 * i))
+            .collect::<Vec<EF>>()];
+        let opening = pcs
+            .open(&commitment, data, &points, &mut pcs_transcript())
+            .expect("open")
+            .to_bytes();
+        let (_, data) = pcs.commit(&values, [3; 32]).expect("commit");
+        let range = committed_range::prove(
+            &mut pcs_transcript(),
+            &pcs,
+            &commitment,
+            &ints,
+            data,
+            8,
+            [4; 32],
+        )
+        .expect("range")
+        .to_bytes();
+        let shape = MatmulShape { m: 2, k: 32, n: 64 };
+        let a: Vec<i64> = (0..64).map(|i| i % 7 - 3).collect();
+        let b: Vec<i64> = (0..2048).map(|i| i % 11 - 5).collect();
+        let c = matmul::reference_product(shape, &a, &b);
+        let (weights, data) = committed_matmul::commit_weights(shape, &b, [5; 32]).expect("commit");
+        let claim = CommittedMatmulClaim {
+            shape,
+            a: &a,
+            c: &c,
+            b_bound: 5,
+            b_commitment: &weights,
+        };
+        let matmul = committed_matmul::prove(&mut pcs_transcript(), &claim, &b, data)
+            .expect("matmul")
+            .to_bytes();
+        GkrCommittedFixture {
+            pcs,
+            commitment,
+            points,
+            opening,
+            range,
+            shape,
+            a,
+            c,
+            weights,
+            matmul,
+        }
+    })
 }

@@ -50,4 +50,9 @@ fn write_seeds() {
     let g = vouch_fuzz::gkr();
     honest("gkr_proofs", &g.matmul_proof.to_bytes());
     write("gkr_proofs", "honest-lookup", &g.lookup_proof.to_bytes());
+
+    let c = vouch_fuzz::gkr_committed();
+    honest("gkr_pcs", &c.opening);
+    write("gkr_pcs", "honest-range", &c.range);
+    write("gkr_pcs", "honest-matmul", &c.matmul);
 }
