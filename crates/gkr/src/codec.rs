@@ -41,6 +41,11 @@ pub struct Writer {
 }
 
 impl Writer {
+    /// Starts a proof: `magic ‖ version`.
+    pub fn header(&mut self, magic: &[u8; 4], version: u8) {
+        self.raw(magic);
+        self.u8(version);
+    }
     pub fn raw(&mut self, b: &[u8]) {
         self.bytes.extend_from_slice(b);
     }
@@ -67,6 +72,26 @@ pub struct Reader<'a> {
 impl<'a> Reader<'a> {
     pub fn new(bytes: &'a [u8]) -> Self {
         Reader { bytes, pos: 0 }
+    }
+
+    /// Reads and checks `magic ‖ version`; `what` names the proof kind in the error.
+    pub fn header(
+        &mut self,
+        magic: &[u8; 4],
+        version: u8,
+        what: &'static str,
+    ) -> Result<(), DecodeError> {
+        if self.array::<4>()? != *magic {
+            return Err(DecodeError::Magic { expected: what });
+        }
+        let got = self.u8()?;
+        if got != version {
+            return Err(DecodeError::Version {
+                expected: version,
+                got,
+            });
+        }
+        Ok(())
     }
 
     pub fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {

@@ -228,8 +228,7 @@ impl CommittedMatmulProof {
     pub fn to_bytes(&self) -> Vec<u8> {
         let product = self.product.to_bytes();
         let mut w = Writer::default();
-        w.raw(MAGIC);
-        w.u8(VERSION);
+        w.header(MAGIC, VERSION);
         w.u32(product.len() as u32);
         w.raw(&product);
         w.raw(&self.opening.to_bytes());
@@ -239,20 +238,7 @@ impl CommittedMatmulProof {
     /// Parses [`CommittedMatmulProof::to_bytes`]. Never panics.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, CommittedMatmulError> {
         let mut r = Reader::new(bytes);
-        if r.array::<4>()? != *MAGIC {
-            return Err(DecodeError::Magic {
-                expected: "committed matmul",
-            }
-            .into());
-        }
-        let version = r.u8()?;
-        if version != VERSION {
-            return Err(DecodeError::Version {
-                expected: VERSION,
-                got: version,
-            }
-            .into());
-        }
+        r.header(MAGIC, VERSION, "committed matmul")?;
         let len = r.u32()? as usize;
         let product = MatmulProof::from_bytes(r.take(len)?)?;
         let rest = r.take(r.remaining())?;

@@ -183,8 +183,7 @@ impl CommittedRangeProof {
         let lookup = self.lookup.to_bytes();
         let column = self.column_opening.to_bytes();
         let mut w = Writer::default();
-        w.raw(MAGIC);
-        w.u8(VERSION);
+        w.header(MAGIC, VERSION);
         w.raw(&self.multiplicity_commitment.0);
         w.u32(lookup.len() as u32);
         w.raw(&lookup);
@@ -197,20 +196,7 @@ impl CommittedRangeProof {
     /// Parses [`CommittedRangeProof::to_bytes`]. Never panics.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, CommittedRangeError> {
         let mut r = Reader::new(bytes);
-        if r.array::<4>()? != *MAGIC {
-            return Err(DecodeError::Magic {
-                expected: "committed range",
-            }
-            .into());
-        }
-        let version = r.u8()?;
-        if version != VERSION {
-            return Err(DecodeError::Version {
-                expected: VERSION,
-                got: version,
-            }
-            .into());
-        }
+        r.header(MAGIC, VERSION, "committed range")?;
         let multiplicity_commitment = TensorCommitment(r.array::<32>()?);
         let len = r.u32()? as usize;
         let lookup = LookupProof::from_bytes(r.take(len)?)?;

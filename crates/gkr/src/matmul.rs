@@ -276,8 +276,7 @@ impl MatmulProof {
     /// evaluations ‖ a_eval ‖ b_eval`, extension elements as canonical u64 LE coefficients.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut w = Writer::default();
-        w.raw(MAGIC);
-        w.u8(VERSION);
+        w.header(MAGIC, VERSION);
         w.u32(self.sumcheck.rounds.len() as u32);
         w.u32(self.sumcheck.rounds.first().map_or(0, Vec::len) as u32);
         for g in &self.sumcheck.rounds {
@@ -294,17 +293,7 @@ impl MatmulProof {
     /// non-canonical elements and trailing bytes. Never panics.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, MatmulError> {
         let mut r = Reader::new(bytes);
-        if r.array::<4>()? != *MAGIC {
-            return Err(DecodeError::Magic { expected: "matmul" }.into());
-        }
-        let version = r.u8()?;
-        if version != VERSION {
-            return Err(DecodeError::Version {
-                expected: VERSION,
-                got: version,
-            }
-            .into());
-        }
+        r.header(MAGIC, VERSION, "matmul")?;
         let rounds = r.u32()? as usize;
         let width = r.u32()? as usize;
         if rounds > sumcheck::MAX_VARS {

@@ -8,24 +8,10 @@ use vouch_gkr::matmul::{self, MatmulError, MatmulShape};
 use vouch_gkr::pcs::TensorCommitment;
 use vouch_gkr::transcript::Transcript;
 
+mod common;
+use common::Rng;
+
 const STATEMENT: &[u8] = b"committed matmul test statement";
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn matrix(&mut self, len: usize, bound: i64) -> Vec<i64> {
-        (0..len)
-            .map(|_| (self.next() % (2 * bound as u64 + 1)) as i64 - bound)
-            .collect()
-    }
-}
 
 /// A layer: public input A and output C, weights B committed under a fixed seed.
 struct Layer {
@@ -86,12 +72,19 @@ impl Layer {
     }
 
     fn verify(&self, proof: &CommittedMatmulProof) -> Result<(), CommittedMatmulError> {
-        committed_matmul::verify(
-            &mut Transcript::from_statement_bytes(STATEMENT),
-            &self.claim(),
-            proof,
-        )
+        verify_claim(&self.claim(), proof)
     }
+}
+
+fn verify_claim(
+    claim: &CommittedMatmulClaim<'_>,
+    proof: &CommittedMatmulProof,
+) -> Result<(), CommittedMatmulError> {
+    committed_matmul::verify(
+        &mut Transcript::from_statement_bytes(STATEMENT),
+        claim,
+        proof,
+    )
 }
 
 #[test]
@@ -128,11 +121,7 @@ fn proving_with_other_weights_under_the_published_commitment_is_rejected() {
         // Sumcheck on the other weights, opening of the committed ones.
         let proof = layer.prove_with(&c, &other, &layer.b).expect("prove");
         assert!(matches!(
-            committed_matmul::verify(
-                &mut Transcript::from_statement_bytes(STATEMENT),
-                &claim,
-                &proof
-            ),
+            verify_claim(&claim, &proof),
             Err(CommittedMatmulError::WeightsMismatch)
         ));
         // Committing the other weights makes a different commitment, not the published one.
@@ -140,12 +129,7 @@ fn proving_with_other_weights_under_the_published_commitment_is_rejected() {
             committed_matmul::commit_weights(layer.shape, &other, layer.seed).expect("commit");
         assert_ne!(theirs, layer.commitment);
         let proof = layer.prove_with(&c, &other, &other).expect("prove");
-        assert!(committed_matmul::verify(
-            &mut Transcript::from_statement_bytes(STATEMENT),
-            &claim,
-            &proof
-        )
-        .is_err());
+        assert!(verify_claim(&claim, &proof).is_err());
     }
 }
 
@@ -161,22 +145,12 @@ fn a_forged_product_is_rejected() {
         c: &forged,
         ..layer.claim()
     };
-    assert!(committed_matmul::verify(
-        &mut Transcript::from_statement_bytes(STATEMENT),
-        &claim,
-        &proof
-    )
-    .is_err());
+    assert!(verify_claim(&claim, &proof).is_err());
     // The honest proof does not verify for the forged output either.
     let honest = layer
         .prove_with(&layer.c, &layer.b, &layer.b)
         .expect("prove");
-    assert!(committed_matmul::verify(
-        &mut Transcript::from_statement_bytes(STATEMENT),
-        &claim,
-        &honest
-    )
-    .is_err());
+    assert!(verify_claim(&claim, &honest).is_err());
 }
 
 #[test]
@@ -216,22 +190,12 @@ fn proof_mutations_other_statements_and_other_commitments_are_rejected() {
         b_commitment: &other,
         ..layer.claim()
     };
-    assert!(committed_matmul::verify(
-        &mut Transcript::from_statement_bytes(STATEMENT),
-        &claim,
-        &proof
-    )
-    .is_err());
+    assert!(verify_claim(&claim, &proof).is_err());
     let claim = CommittedMatmulClaim {
         b_bound: 128,
         ..layer.claim()
     };
-    assert!(committed_matmul::verify(
-        &mut Transcript::from_statement_bytes(STATEMENT),
-        &claim,
-        &proof
-    )
-    .is_err());
+    assert!(verify_claim(&claim, &proof).is_err());
 }
 
 #[test]
@@ -255,11 +219,7 @@ fn weights_outside_the_bound_and_bad_bounds_are_typed_errors() {
         .prove_with(&layer.c, &layer.b, &layer.b)
         .expect("prove");
     assert!(matches!(
-        committed_matmul::verify(
-            &mut Transcript::from_statement_bytes(STATEMENT),
-            &claim,
-            &proof
-        ),
+        verify_claim(&claim, &proof),
         Err(CommittedMatmulError::Matmul(
             MatmulError::AccumulatorOutOfRange { .. }
         ))
@@ -276,11 +236,7 @@ fn weights_outside_the_bound_and_bad_bounds_are_typed_errors() {
         ..layer.claim()
     };
     assert!(matches!(
-        committed_matmul::verify(
-            &mut Transcript::from_statement_bytes(STATEMENT),
-            &claim,
-            &proof
-        ),
+        verify_claim(&claim, &proof),
         Err(CommittedMatmulError::Matmul(
             MatmulError::AccumulatorOutOfRange { .. }
         ))

@@ -11,26 +11,8 @@ use vouch_gkr::sumcheck::SumcheckError;
 use vouch_gkr::transcript::Transcript;
 use vouch_ir::{interp, Digest, Op, ProgramBuilder, Range, Tensor};
 
-/// splitmix64: deterministic test randomness.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn small(&mut self, bound: i64) -> i64 {
-        (self.next() % (2 * bound as u64 + 1)) as i64 - bound
-    }
-    fn matrix(&mut self, len: usize, bound: i64) -> Vec<i64> {
-        (0..len).map(|_| self.small(bound)).collect()
-    }
-}
+mod common;
+use common::Rng;
 
 fn statement(digest_byte: u8) -> Statement {
     Statement {

@@ -6,30 +6,10 @@ use vouch_gkr::mle;
 use vouch_gkr::pcs::{OpeningProof, PcsError, TensorCommitment, TensorPcs, MAX_NUM_VARS};
 use vouch_gkr::transcript::Transcript;
 
+mod common;
+use common::Rng;
+
 const STATEMENT: &[u8] = b"pcs test statement";
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        // splitmix64
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn ext(&mut self) -> EF {
-        EF::from([
-            F::from_u64(self.next() % P),
-            F::from_u64(self.next() % P),
-            F::from_u64(self.next() % P),
-        ])
-    }
-    fn point(&mut self, vars: usize) -> Vec<EF> {
-        (0..vars).map(|_| self.ext()).collect()
-    }
-}
 
 /// An honest commitment and opening of a pixel-like tensor (u8 values).
 struct Case {

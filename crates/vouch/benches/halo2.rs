@@ -14,6 +14,9 @@ use vouch::ir::interp;
 use vouch::model::{compile, program_samples, quantize_inputs, CompileOptions};
 use vouch::npy;
 
+mod common;
+use common::peak_rss_mb;
+
 const DEFAULT_MODELS: &[&str] = &[
     "digits_mlp",
     "mnist_mlp",
@@ -169,17 +172,4 @@ fn one(dir: &std::path::Path, name: &str, label: &str) {
         proof.bytes.len(),
         peak_rss_mb()
     );
-}
-
-/// Peak resident set size of this process so far (Linux), in MB.
-fn peak_rss_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse::<f64>().ok())
-        })
-        .map_or(0.0, |kb| kb / 1024.0)
 }

@@ -14,6 +14,9 @@ use vouch::image::{capture, edit_publish, pixels, verify};
 use vouch::image_ops::camera::CameraKey;
 use vouch::image_ops::{apply_reference, parse_edits, Edit, Image};
 
+mod common;
+use common::peak_rss_mb;
+
 const DEFAULT_SIZES: &[&str] = &["160x90", "320x180"];
 
 fn main() {
@@ -101,17 +104,4 @@ fn one(size: &str) {
         peak_rss_mb(),
         if same { "yes" } else { "NO" }
     );
-}
-
-/// Peak resident set size of this process so far (Linux), in MB.
-fn peak_rss_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse::<f64>().ok())
-        })
-        .map_or(0.0, |kb| kb / 1024.0)
 }

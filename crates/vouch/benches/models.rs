@@ -14,6 +14,9 @@ use vouch::model::{compile, program_samples, run, CompileOptions};
 use vouch::npy;
 use vouch::onnx::quantize::{argmax, QuantConfig};
 
+mod common;
+use common::peak_rss_mb;
+
 fn main() {
     let dir = PathBuf::from(std::env::var("VOUCH_MODELS").unwrap_or_else(|_| {
         concat!(env!("CARGO_MANIFEST_DIR"), "/../../../models/out").to_string()
@@ -150,17 +153,4 @@ fn reference(dir: &Path, name: &str) -> Option<(PathBuf, PathBuf)> {
             .cloned()
     };
     Some((find("in")?, find("out")?))
-}
-
-/// Peak resident set size of this process so far (Linux), in MB.
-fn peak_rss_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse::<f64>().ok())
-        })
-        .map_or(0.0, |kb| kb / 1024.0)
 }

@@ -27,8 +27,7 @@ impl LookupProof {
     /// two canonical u64 LE coefficients, counts as u32 LE.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut w = Writer::default();
-        w.raw(MAGIC);
-        w.u8(VERSION);
+        w.header(MAGIC, VERSION);
         self.gkr.write(&mut w);
         w.u32(self.column_evals.len() as u32);
         for &e in &self.column_evals {
@@ -42,17 +41,7 @@ impl LookupProof {
     /// limits, non-canonical elements, truncation and trailing bytes. Never panics.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, LookupError> {
         let mut r = Reader::new(bytes);
-        if r.array::<4>()? != *MAGIC {
-            return Err(DecodeError::Magic { expected: "lookup" }.into());
-        }
-        let version = r.u8()?;
-        if version != VERSION {
-            return Err(DecodeError::Version {
-                expected: VERSION,
-                got: version,
-            }
-            .into());
-        }
+        r.header(MAGIC, VERSION, "lookup")?;
         let gkr = FracSumProof::read(&mut r)?;
         let columns = r.u32()? as usize;
         if columns > MAX_COLUMNS {

@@ -104,12 +104,7 @@ impl PrivateImage {
             .ok_or_else(|| bad("no pixel data".into()))?;
         let image = Image::new(h.width, h.height, h.channels, data)
             .map_err(|e| bad(format!("pixels: {e}")))?;
-        let links = h
-            .links
-            .iter()
-            .map(|l| l.decode(&blobs))
-            .collect::<Result<Vec<_>, String>>()
-            .map_err(bad)?;
+        let links = decode_links(&h.links, &blobs).map_err(bad)?;
         if links.iter().any(|l| l.output_commitment.is_none()) {
             return Err(bad("an edit step has no output commitment".into()));
         }
@@ -140,12 +135,7 @@ impl EditProof {
             what: what.into(),
             msg,
         };
-        let links = h
-            .links
-            .iter()
-            .map(|l| l.decode(&blobs))
-            .collect::<Result<Vec<_>, String>>()
-            .map_err(bad)?;
+        let links = decode_links(&h.links, &blobs).map_err(bad)?;
         Ok(EditProof {
             origin: h.origin.decode().map_err(bad)?,
             links,
@@ -247,6 +237,11 @@ impl OriginJson {
             signature,
         })
     }
+}
+
+/// The steps of a header, their proofs taken from the blobs.
+fn decode_links(links: &[LinkJson], blobs: &[Vec<u8>]) -> Result<Vec<Link>, String> {
+    links.iter().map(|l| l.decode(blobs)).collect()
 }
 
 fn links_json<'a>(links: &'a [Link], blobs: &mut Vec<&'a [u8]>) -> Vec<LinkJson> {
