@@ -242,16 +242,22 @@ pub fn join2(a: &[u8], b: &[u8]) -> Vec<u8> {
 pub const GKR_PCS_STATEMENT: &[u8] = b"vouch-fuzz gkr pcs statement";
 
 /// Honest proofs about committed tensors (`gkr_pcs`): a WHIR opening, a range proof of the
-/// same commitment (8 bits) and a matmul with committed weights.
+/// same commitment (8 bits) and a matmul with committed weights. The proofs are randomised
+/// (fresh hiding randomness per opening), so another run's honest bytes differ: soundness is
+/// checked against the true values and false claims, not against these bytes.
 pub struct GkrCommittedFixture {
     pub pcs: TensorPcs,
     pub commitment: TensorCommitment,
     pub points: Vec<Vec<EF>>,
+    /// The committed polynomial's true values at `points`.
+    pub values: Vec<EF>,
     pub opening: Vec<u8>,
     pub range: Vec<u8>,
     pub shape: MatmulShape,
     pub a: Vec<i64>,
     pub c: Vec<i64>,
+    /// `c` with one entry off by one: a false claim.
+    pub c_forged: Vec<i64>,
     pub weights: TensorCommitment,
     pub matmul: Vec<u8>,
 }
@@ -272,10 +278,11 @@ pub fn gkr_committed() -> &'static GkrCommittedFixture {
         let points = vec![(0..pcs.num_vars() as u64)
             .map(|i| EF::from_u64(5 + 11 * i))
             .collect::<Vec<EF>>()];
-        let opening = pcs
+        let opened = pcs
             .open(&commitment, data, &points, &mut pcs_transcript())
-            .expect("open")
-            .to_bytes();
+            .expect("open");
+        let opening = opened.to_bytes();
+        let true_values = opened.values().to_vec();
         let (_, data) = pcs.commit(&values, [3; 32]).expect("commit");
         let range = committed_range::prove(
             &mut pcs_transcript(),
@@ -303,15 +310,19 @@ pub fn gkr_committed() -> &'static GkrCommittedFixture {
         let matmul = committed_matmul::prove(&mut pcs_transcript(), &claim, &b, data)
             .expect("matmul")
             .to_bytes();
+        let mut c_forged = c.clone();
+        c_forged[0] += 1;
         GkrCommittedFixture {
             pcs,
             commitment,
             points,
+            values: true_values,
             opening,
             range,
             shape,
             a,
             c,
+            c_forged,
             weights,
             matmul,
         }
