@@ -26,11 +26,12 @@
 use thiserror::Error;
 
 use crate::codec::{DecodeError, Reader, Writer};
-use crate::field::{embed, EF, F, IR_VALUE_BOUND};
-use crate::matmul::{self, MatmulClaim, MatmulError, MatmulProof, MatmulShape};
-use crate::mle::{evaluate, fix_rows, num_vars};
+use crate::field::{embed, EF, F};
+use crate::matmul::{
+    self, BSide, MatmulClaim, MatmulError, MatmulProof, MatmulShape, OpeningPoints,
+};
+use crate::mle::num_vars;
 use crate::pcs::{CommittedTensor, OpeningProof, PcsError, TensorCommitment, TensorPcs};
-use crate::sumcheck;
 use crate::transcript::Transcript;
 
 const MAGIC: &[u8; 4] = b"VGCM";
@@ -111,54 +112,20 @@ pub fn commit_weights(
 impl CommittedMatmulClaim<'_> {
     /// The public checks: lengths, ranges, and the accumulator bound with `b_bound` for B.
     fn validate(&self) -> Result<(), MatmulError> {
-        let s = self.shape;
-        // A stand-in B of the right length with one entry at the bound lets the public claim
-        // reuse the plain claim's checks (lengths, |A|, |C|, K·max|A|·max|B| < 2^62).
-        if self.b_bound >= IR_VALUE_BOUND {
-            return Err(MatmulError::AccumulatorOutOfRange {
-                bound: self.b_bound as u128,
-            });
-        }
-        let len =
-            s.k.checked_mul(s.n)
-                .ok_or(MatmulError::ShapeTooLarge { shape: s })?;
-        if len > 1 << sumcheck::MAX_VARS {
-            return Err(MatmulError::ShapeTooLarge { shape: s });
-        }
-        let mut b = vec![0i64; len];
-        if let Some(first) = b.first_mut() {
-            *first = self.b_bound as i64;
-        }
-        MatmulClaim {
-            shape: s,
-            a: self.a,
-            b: &b,
-            c: self.c,
-        }
-        .validate()
+        matmul::validate_claim(self.shape, self.a, BSide::Bounded(self.b_bound), self.c)
     }
 }
 
-/// The opened point (r_k ‖ r_col), with leading zeros for a padded commitment.
-fn opening_point(pcs: &TensorPcs, r_k: &[EF], r_col: &[EF]) -> Vec<EF> {
-    let used = r_k.len() + r_col.len();
-    let mut point = vec![EF::default(); pcs.num_vars().saturating_sub(used)];
-    point.extend_from_slice(r_k);
-    point.extend_from_slice(r_col);
-    point
+/// The opened point (r_k ‖ r_col), padded to the commitment's variables.
+fn opening_point(pcs: &TensorPcs, pts: &OpeningPoints) -> Vec<EF> {
+    pcs.pad_point(&[pts.r_k.as_slice(), pts.r_col.as_slice()].concat())
 }
 
 fn absorb_header(t: &mut Transcript, claim: &CommittedMatmulClaim<'_>) {
     t.absorb_u64s(b"matmul/committed/b_bound", &[claim.b_bound]);
-    t.absorb_u64s(
-        b"matmul/committed/b_commitment",
-        &claim
-            .b_commitment
-            .0
-            .chunks(8)
-            .map(|c| u64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
-            .collect::<Vec<_>>(),
-    );
+    claim
+        .b_commitment
+        .absorb(t, b"matmul/committed/b_commitment");
 }
 
 /// Proves `c = a · b` and opens the commitment to `b` (`committed`, made by
@@ -191,7 +158,7 @@ pub fn prove(
     };
     let (product, pts) = matmul::prove_with_point(t, &plain)?;
     let pcs = weights_pcs(claim.shape)?;
-    let point = opening_point(&pcs, &pts.r_k, &pts.r_col);
+    let point = opening_point(&pcs, &pts);
     let opening = pcs.open(claim.b_commitment, committed, &[point], t)?;
     Ok(CommittedMatmulProof { product, opening })
 }
@@ -207,15 +174,10 @@ pub fn verify(
     let s = claim.shape;
     let pts = matmul::verify_product(t, s, claim.c, &proof.product)?;
     // A is public: its opening is evaluated directly.
-    let mut a =
-        fix_rows(claim.a, s.m, s.k, &pts.r_row).ok_or(MatmulError::Opening { tensor: "A" })?;
-    a.resize(1usize << num_vars(s.k), EF::default());
-    if evaluate(&a, &pts.r_k) != Some(proof.product.a_eval) {
-        return Err(MatmulError::Opening { tensor: "A" }.into());
-    }
+    matmul::check_public_a(s, claim.a, &pts, proof.product.a_eval)?;
     // B is committed: its opening is proved.
     let pcs = weights_pcs(s)?;
-    let point = opening_point(&pcs, &pts.r_k, &pts.r_col);
+    let point = opening_point(&pcs, &pts);
     let values = pcs.verify(claim.b_commitment, &[point], &proof.opening, t)?;
     if values.as_slice() != [proof.product.b_eval] {
         return Err(CommittedMatmulError::WeightsMismatch);

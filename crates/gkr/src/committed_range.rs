@@ -19,7 +19,7 @@
 use thiserror::Error;
 
 use crate::codec::{DecodeError, Reader, Writer};
-use crate::field::{embed, EF, F};
+use crate::field::{embed, F};
 use crate::logup::{self, LookupClaim, LookupError, LookupProof, Table};
 use crate::pcs::{CommittedTensor, OpeningProof, PcsError, TensorCommitment, TensorPcs};
 use crate::transcript::Transcript;
@@ -70,13 +70,6 @@ fn multiplicity_pcs(bits: u32) -> Result<TensorPcs, PcsError> {
     TensorPcs::for_len(1usize << bits)
 }
 
-/// `point` with leading zeros up to `vars` coordinates (a commitment padded beyond the table).
-fn padded(point: &[EF], vars: usize) -> Vec<EF> {
-    let mut p = vec![EF::default(); vars.saturating_sub(point.len())];
-    p.extend_from_slice(point);
-    p
-}
-
 fn absorb_header(
     t: &mut Transcript,
     bits: u32,
@@ -84,14 +77,8 @@ fn absorb_header(
     multiplicities: &TensorCommitment,
 ) {
     t.absorb_u64s(b"range/committed/bits", &[bits as u64]);
-    t.absorb_base(
-        b"range/committed/column",
-        column.0.iter().map(|&b| embed(b as i64)),
-    );
-    t.absorb_base(
-        b"range/committed/multiplicities",
-        multiplicities.0.iter().map(|&b| embed(b as i64)),
-    );
+    column.absorb(t, b"range/committed/column");
+    multiplicities.absorb(t, b"range/committed/multiplicities");
 }
 
 /// Proves that the tensor committed in `commitment` (under `pcs`; `values` is the whole
@@ -129,7 +116,7 @@ pub fn prove(
     let multiplicity_opening = m_pcs.open(
         &m_commitment,
         m_data,
-        &[padded(&openings.table_point, m_pcs.num_vars())],
+        &[m_pcs.pad_point(&openings.table_point)],
         t,
     )?;
     Ok(CommittedRangeProof {
@@ -164,7 +151,7 @@ pub fn verify(
     }
     let m = m_pcs.verify(
         &proof.multiplicity_commitment,
-        &[padded(&openings.table_point, m_pcs.num_vars())],
+        &[m_pcs.pad_point(&openings.table_point)],
         &proof.multiplicity_opening,
         t,
     )?;

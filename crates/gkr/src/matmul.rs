@@ -94,54 +94,82 @@ pub enum MatmulError {
 impl MatmulClaim<'_> {
     /// Checks lengths, the size limits and the ranges that make the field claim an integer claim.
     pub fn validate(&self) -> Result<(), MatmulError> {
-        let s = self.shape;
-        let check = |tensor, rows: usize, cols: usize, got: usize| {
-            let expected = rows
-                .checked_mul(cols)
-                .ok_or(MatmulError::ShapeTooLarge { shape: s })?;
-            if expected != got {
-                return Err(MatmulError::Length {
-                    tensor,
-                    shape: s,
-                    expected,
-                    got,
-                });
-            }
-            Ok(())
-        };
-        check("A", s.m, s.k, self.a.len())?;
-        check("B", s.k, s.n, self.b.len())?;
-        check("C", s.m, s.n, self.c.len())?;
-        for d in [s.m, s.k, s.n] {
-            if num_vars(d) > sumcheck::MAX_VARS {
-                return Err(MatmulError::ShapeTooLarge { shape: s });
-            }
-        }
-        let max_abs = |tensor, v: &[i64]| -> Result<u64, MatmulError> {
-            let mut m = 0u64;
-            for (index, &x) in v.iter().enumerate() {
-                let a = x.unsigned_abs();
-                if a >= IR_VALUE_BOUND {
-                    return Err(MatmulError::ValueOutOfRange {
-                        tensor,
-                        index,
-                        value: x,
-                    });
-                }
-                m = m.max(a);
-            }
-            Ok(m)
-        };
-        let (ma, mb) = (max_abs("A", self.a)?, max_abs("B", self.b)?);
-        max_abs("C", self.c)?;
-        let bound = (s.k as u128)
-            .saturating_mul(ma as u128)
-            .saturating_mul(mb as u128);
-        if bound >= IR_VALUE_BOUND as u128 {
-            return Err(MatmulError::AccumulatorOutOfRange { bound });
+        validate_claim(self.shape, self.a, BSide::Public(self.b), self.c)
+    }
+}
+
+/// What a verifier knows of B: the matrix itself, or (B committed) only a bound on |B_ij|.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum BSide<'a> {
+    Public(&'a [i64]),
+    Bounded(u64),
+}
+
+/// Lengths, size limits, IR ranges of A, B (or its bound) and C, and the accumulator bound
+/// K·max|A|·max|B| < 2^62 that makes the field claim an integer claim.
+pub(crate) fn validate_claim(
+    s: MatmulShape,
+    a: &[i64],
+    b: BSide<'_>,
+    c: &[i64],
+) -> Result<(), MatmulError> {
+    let check = |tensor, rows: usize, cols: usize, got: usize| {
+        let expected = rows
+            .checked_mul(cols)
+            .ok_or(MatmulError::ShapeTooLarge { shape: s })?;
+        if expected != got {
+            return Err(MatmulError::Length {
+                tensor,
+                shape: s,
+                expected,
+                got,
+            });
         }
         Ok(())
+    };
+    check("A", s.m, s.k, a.len())?;
+    if let BSide::Public(b) = b {
+        check("B", s.k, s.n, b.len())?;
     }
+    check("C", s.m, s.n, c.len())?;
+    for d in [s.m, s.k, s.n] {
+        if num_vars(d) > sumcheck::MAX_VARS {
+            return Err(MatmulError::ShapeTooLarge { shape: s });
+        }
+    }
+    let max_abs = |tensor, v: &[i64]| -> Result<u64, MatmulError> {
+        let mut m = 0u64;
+        for (index, &x) in v.iter().enumerate() {
+            let a = x.unsigned_abs();
+            if a >= IR_VALUE_BOUND {
+                return Err(MatmulError::ValueOutOfRange {
+                    tensor,
+                    index,
+                    value: x,
+                });
+            }
+            m = m.max(a);
+        }
+        Ok(m)
+    };
+    let ma = max_abs("A", a)?;
+    let mb = match b {
+        BSide::Public(b) => max_abs("B", b)?,
+        BSide::Bounded(bound) if bound >= IR_VALUE_BOUND => {
+            return Err(MatmulError::AccumulatorOutOfRange {
+                bound: bound as u128,
+            })
+        }
+        BSide::Bounded(bound) => bound,
+    };
+    max_abs("C", c)?;
+    let bound = (s.k as u128)
+        .saturating_mul(ma as u128)
+        .saturating_mul(mb as u128);
+    if bound >= IR_VALUE_BOUND as u128 {
+        return Err(MatmulError::AccumulatorOutOfRange { bound });
+    }
+    Ok(())
 }
 
 /// Steps 1–2: shape, challenges and the claimed value C̃(r_row, r_col).
@@ -251,6 +279,22 @@ pub(crate) fn verify_product(
     })
 }
 
+/// Checks the opening Ã(r_row, r_k) = `a_eval` of a public A by evaluating it.
+pub(crate) fn check_public_a(
+    s: MatmulShape,
+    a: &[i64],
+    pts: &OpeningPoints,
+    a_eval: EF,
+) -> Result<(), MatmulError> {
+    let mut fixed =
+        fix_rows(a, s.m, s.k, &pts.r_row).ok_or(MatmulError::Opening { tensor: "A" })?;
+    fixed.resize(1usize << num_vars(s.k), EF::ZERO);
+    if evaluate(&fixed, &pts.r_k) != Some(a_eval) {
+        return Err(MatmulError::Opening { tensor: "A" });
+    }
+    Ok(())
+}
+
 /// Verifies a matmul proof with public A and B. Never panics, whatever the proof.
 pub fn verify(
     t: &mut Transcript,
@@ -261,10 +305,11 @@ pub fn verify(
     let pts = verify_product(t, claim.shape, claim.c, proof)?;
     // Openings: A and B are public here, so evaluate them directly
     // (`committed_matmul` proves B's against a commitment instead).
-    let (a, b) = fixed_vectors(claim, &pts.r_row, &pts.r_col)?;
-    if evaluate(&a, &pts.r_k) != Some(proof.a_eval) {
-        return Err(MatmulError::Opening { tensor: "A" });
-    }
+    let s = claim.shape;
+    check_public_a(s, claim.a, &pts, proof.a_eval)?;
+    let mut b =
+        fix_cols(claim.b, s.k, s.n, &pts.r_col).ok_or(MatmulError::Opening { tensor: "B" })?;
+    b.resize(1usize << num_vars(s.k), EF::ZERO);
     if evaluate(&b, &pts.r_k) != Some(proof.b_eval) {
         return Err(MatmulError::Opening { tensor: "B" });
     }

@@ -21,6 +21,7 @@
 
 use p3_commit::MultilinearPcs;
 use p3_dft::Radix2DitParallel;
+use p3_field::PrimeCharacteristicRing;
 use p3_merkle_tree::{MerkleCap, MerkleTreeMmcs};
 use p3_multilinear_util::point::Point;
 use p3_multilinear_util::poly::Poly;
@@ -114,6 +115,12 @@ pub enum PcsError {
 pub struct TensorCommitment(pub [u8; 32]);
 
 impl TensorCommitment {
+    /// Absorbs the root under `label` (32 bytes, one field element each), binding a proof to
+    /// the commitment before its first challenge.
+    pub fn absorb(&self, t: &mut Transcript, label: &[u8]) {
+        t.absorb_base(label, self.0.iter().map(|&b| F::from_u8(b)));
+    }
+
     fn cap(&self) -> MerkleCap<F, [u8; 32]> {
         MerkleCap::new(vec![self.0])
     }
@@ -247,6 +254,15 @@ impl TensorPcs {
     /// Variables of the committed polynomial.
     pub fn num_vars(&self) -> usize {
         self.num_vars
+    }
+
+    /// `point` over the tensor's own variables, with leading zeros for the variables the
+    /// commitment adds when it pads the tensor (zero-padding at the end of the index space is
+    /// where the most significant variables are 0).
+    pub fn pad_point(&self, point: &[EF]) -> Vec<EF> {
+        let mut p = vec![EF::default(); self.num_vars.saturating_sub(point.len())];
+        p.extend_from_slice(point);
+        p
     }
 
     fn whir(&self, rng: StdRng) -> Whir {

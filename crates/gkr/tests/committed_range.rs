@@ -7,6 +7,9 @@ use vouch_gkr::logup::{self, LookupClaim, Table};
 use vouch_gkr::pcs::{TensorCommitment, TensorPcs};
 use vouch_gkr::transcript::Transcript;
 
+mod common;
+use common::Rng;
+
 const STATEMENT: &[u8] = b"committed range test statement";
 
 struct Committed {
@@ -15,16 +18,12 @@ struct Committed {
     commitment: TensorCommitment,
 }
 
+/// `len` values uniform in the signed `bits`-bit range [-2^(bits-1), 2^(bits-1)).
 fn tensor(len: usize, bits: u32, seed: u64) -> Vec<i64> {
     let half = 1i64 << (bits - 1);
-    let mut s = seed;
+    let mut rng = Rng(seed);
     (0..len)
-        .map(|_| {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((s >> 33) as i64).rem_euclid(2 * half) - half
-        })
+        .map(|_| rng.below(2 * half as usize) as i64 - half)
         .collect()
 }
 
@@ -125,11 +124,8 @@ fn byte_mutations_and_other_commitments_are_rejected() {
     let c = commit(tensor(2048, 8, 9));
     let proof = c.prove_with(&c.values, 8).expect("prove");
     let bytes = proof.to_bytes();
-    let mut s = 77u64;
-    for i in (0..100).chain((0..200).map(|_| {
-        s = s.wrapping_mul(6364136223846793005).wrapping_add(1);
-        (s >> 33) as usize % bytes.len()
-    })) {
+    let mut rng = Rng(77);
+    for i in (0..100).chain((0..200).map(|_| rng.below(bytes.len()))) {
         let mut bad = bytes.clone();
         bad[i] ^= 1 << (i % 8);
         let rejected = match CommittedRangeProof::from_bytes(&bad) {
