@@ -1,9 +1,10 @@
-//! # vouch-gkr: sumcheck/GKR proofs of Vouch IR programs (first building blocks)
+//! # vouch-gkr: sumcheck/GKR proofs of Vouch IR programs
 //!
-//! **Security status:** not yet a backend. What exists proves matrix products and lookups
-//! (range checks, tables) whose operands are public, and commits to tensors with hiding
-//! (HVZK-WHIR) commitments; sumchecks are not masked yet, so only the commitment openings are
-//! zero-knowledge. The protocol is written down in `docs/gkr.md`.
+//! **Security status:** [`backend::GkrBackend`] proves whole IR programs with public inputs
+//! and outputs and fixed (public) weights: sound verifiable computation, nothing hidden.
+//! Policies with hidden tensors are refused until the sumchecks are masked; the commitment
+//! openings are already zero-knowledge (HVZK-WHIR). The protocol is written down in
+//! `docs/gkr.md`.
 //!
 //! | module | purpose |
 //! |---|---|
@@ -17,6 +18,8 @@
 //! | [`logup`] | LogUp lookups (range checks, activation tables) proved by fractional-sum GKR |
 //! | [`pcs`] | hiding multilinear commitments to tensors (HVZK-WHIR), opened at sumcheck points |
 //! | [`codec`] | panic-free proof byte parsing |
+//! | [`program`] | whole programs: lowering to columns and constraints, one trace commitment, the proof |
+//! | [`backend`] | the [`vouch_backend::Backend`] implementation (`--backend gkr`) |
 //!
 //! ```
 //! use vouch_gkr::matmul::{self, MatmulClaim, MatmulShape};
@@ -34,6 +37,7 @@
 //! # Ok::<(), vouch_gkr::matmul::MatmulError>(())
 //! ```
 
+pub mod backend;
 pub mod codec;
 pub mod committed_matmul;
 pub mod committed_range;
@@ -42,6 +46,7 @@ pub mod logup;
 pub mod matmul;
 pub mod mle;
 pub mod pcs;
+pub mod program;
 pub mod sumcheck;
 #[cfg(test)]
 mod test_util;

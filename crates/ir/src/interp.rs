@@ -117,6 +117,32 @@ pub fn eval_node(program: &Program, node: &crate::Node, inputs: &[&[i64]]) -> Re
     Ok(eval(&node.op, &args, &out.shape))
 }
 
+/// Evaluates `op` on raw input values with given shapes, without the range checks of
+/// [`eval_node`]: for backends that derive an op's wiring by running it on index tensors.
+///
+/// Each input is `(shape, data)`; every value may be any `i64` the op's arithmetic can hold
+/// (the range each kernel needs is taken from the data itself, so results are exact).
+///
+/// # Panics
+/// When the caller passes inconsistent shapes (data lengths that differ from the shapes, an
+/// `out_shape` other than the one the IR derives for these inputs, or an input count the op
+/// does not take). Call it only for ops of a validated [`Program`] with their declared shapes.
+pub fn apply_op(op: &Op, inputs: &[(&[usize], &[i64])], out_shape: &[usize]) -> Vec<i64> {
+    let args: Vec<Arg> = inputs
+        .iter()
+        .map(|&(shape, data)| {
+            let lo = data.iter().copied().min().unwrap_or(0);
+            let hi = data.iter().copied().max().unwrap_or(0);
+            Arg {
+                shape,
+                range: Range::new(lo, hi),
+                data,
+            }
+        })
+        .collect();
+    eval(op, &args, out_shape)
+}
+
 /// Runs `program` on `inputs` (one per program input, in order). Inputs must have the declared
 /// shapes and lie in the declared ranges; everything after that is guaranteed by construction.
 pub fn run<'p>(program: &'p Program, inputs: &[Tensor]) -> Result<Trace<'p>> {
@@ -651,4 +677,48 @@ fn gather(x: &Arg, axis: usize, indices: impl Iterator<Item = usize>) -> Vec<i64
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn apply_op_is_exact_beyond_i32() {
+        // b holds values that do not fit i32: the kernels must not pack them.
+        let a = [1i64, 2, 3, 4];
+        let b = [1i64 << 40, -(1 << 35), 3, 5];
+        let out = apply_op(&Op::MatMul, &[(&[2, 2], &a), (&[2, 2], &b)], &[2, 2]);
+        let expect = vec![
+            (1 << 40) + 2 * 3,
+            -(1 << 35) + 2 * 5,
+            3 * (1 << 40) + 4 * 3,
+            -3 * (1 << 35) + 4 * 5,
+        ];
+        assert_eq!(out, expect);
+        let win = Window {
+            kernel: [1, 1],
+            strides: [1, 1],
+            pads: [0; 4],
+            dilations: [1, 1],
+        };
+        let conv = Op::Conv {
+            window: win,
+            groups: 1,
+        };
+        let x = [1i64 << 33, -(1 << 34)];
+        let out = apply_op(
+            &conv,
+            &[(&[1, 1, 1, 2], &x), (&[1, 1, 1, 1], &[3])],
+            &[1, 1, 1, 2],
+        );
+        assert_eq!(out, vec![3 << 33, -3 << 34]);
+        let pad = Op::Pad {
+            begin: vec![1],
+            end: vec![0],
+            interior: vec![0],
+            value: 9,
+        };
+        assert_eq!(apply_op(&pad, &[(&[2], &[5, 6])], &[3]), vec![9, 5, 6]);
+    }
 }

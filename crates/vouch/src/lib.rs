@@ -36,6 +36,7 @@ pub mod prove;
 
 pub use error::VouchError;
 pub use vouch_backend as backend;
+pub use vouch_gkr as gkr;
 pub use vouch_halo2 as halo2;
 pub use vouch_image as image_ops;
 pub use vouch_ir as ir;

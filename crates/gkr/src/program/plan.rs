@@ -1,0 +1,1054 @@
+//! Lowering of an IR program into the constraint system the gkr protocol proves.
+//!
+//! Every tensor becomes a [`Column`]: public (program input or output, values in the
+//! statement), fixed (a weight, or a constant derived from weights; values in the key) or
+//! committed (an activation or an auxiliary witness column, inside the one trace commitment).
+//! Every node becomes constraints between columns:
+//!
+//! - [`Constraint::Linear`]: `out = Σ coef·M(in) + constant` for wiring, matmul/conv with fixed
+//!   weights, additions, pooling sums (`M` is a public sparse map the verifier evaluates);
+//! - [`Constraint::Zero`]: an affine combination of equal-length columns vanishes entrywise
+//!   (requantization identities, limb decompositions);
+//! - [`Constraint::Quadratic`]: a sum of products of affine combinations vanishes entrywise
+//!   (max/min selection, clamping, products of two activations, division);
+//! - [`Constraint::Lookup`]: `(x, y)` pairs lie in a public function table (LogUp);
+//! - range checks, lowered to 16-bit limbs placed in one region that a single LogUp checks.
+//!
+//! The lowering is deterministic: prover and verifier derive the same plan from the program and
+//! the visibility policy, so the plan itself never travels.
+
+use std::sync::Arc;
+
+use p3_field::{Field, PrimeCharacteristicRing};
+use thiserror::Error;
+use vouch_backend::{Visibility, VisibilityPolicy};
+use vouch_ir::{BinaryKind, Node, Op, Program, ReduceKind, TensorId, TensorKind};
+
+use super::maps::{self, LinearMap, MapError};
+use crate::field::{embed, F};
+use crate::logup::Table;
+use crate::mle::num_vars;
+
+/// Index of a column in [`Plan::columns`].
+pub type Col = usize;
+
+/// Width of one range-check limb (the range table has 2^LIMB_BITS entries).
+pub const LIMB_BITS: u32 = 16;
+
+/// Largest magnitude of any value the plan reasons about (bounds, products of bounds): keeps
+/// every integer identity exact in Goldilocks (p ≈ 2^64) with room for sums of a few terms.
+const VALUE_BOUND: i128 = 1 << 60;
+
+/// Why a program cannot be proven by this backend (yet).
+#[derive(Debug, Error)]
+pub enum PlanError {
+    #[error("node {node} ({op}): not supported by the gkr backend yet: {why}")]
+    Unsupported {
+        node: String,
+        op: &'static str,
+        why: String,
+    },
+    #[error("visibility {role}={vis:?} is not supported by the gkr backend yet: {why}")]
+    Visibility {
+        role: &'static str,
+        vis: Visibility,
+        why: &'static str,
+    },
+    #[error("node {node} ({op}): values up to {bound} exceed the exact-arithmetic bound 2^60")]
+    TooWide {
+        node: String,
+        op: &'static str,
+        bound: i128,
+    },
+    #[error(transparent)]
+    Map(#[from] MapError),
+}
+
+/// Where a column's values come from.
+#[derive(Clone, Debug)]
+pub enum Source {
+    /// A program input or output: values in the statement.
+    Public(TensorId),
+    /// Values known to prover and verifier from the program (weights, broadcast constants).
+    Fixed(Arc<Vec<i64>>),
+    /// Inside the trace commitment.
+    Committed,
+}
+
+/// How the prover computes a committed column.
+#[derive(Clone, Debug)]
+pub enum Fill {
+    /// An IR tensor, from the witness.
+    Tensor(TensorId),
+    /// `map(input)`.
+    Mapped { map: LinearMap, input: Col },
+    /// `q = floor((m·x + h) / 2^s)` with m per entry (`mults` expanded to x's length when
+    /// per-channel); `part` selects what is stored.
+    Requant {
+        x: Col,
+        mults: Arc<Vec<i64>>,
+        shift: u32,
+        part: RequantPart,
+    },
+    /// `rem = 2^(s+1)·a + b − 2b·y` of a rounded division.
+    DivRem { a: Col, b: Col, y: Col, shift: u32 },
+    /// Limb `index` of the integer affine expression (non-negative), times `scale`.
+    Limb {
+        expr: IntAffine,
+        index: u32,
+        scale: i64,
+    },
+    /// Multiplicities of lookup `lookup` (index into [`Plan::lookups`]) or of the range region
+    /// (`None`).
+    Multiplicities { lookup: Option<usize> },
+    /// The whole range-check region: its content is the limb columns placed inside it.
+    Region,
+}
+
+/// What a requantization fill stores.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RequantPart {
+    /// `m·x + h − 2^s·q`, in [0, 2^s).
+    Remainder,
+    /// `max(q − hi, 0)`.
+    Over { hi: i64 },
+    /// `max(lo − q, 0)`.
+    Under { lo: i64 },
+}
+
+/// Position of a committed column in the trace vector: entries `offset .. offset + 2^vars`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Loc {
+    pub offset: usize,
+    pub vars: usize,
+}
+
+/// One column.
+#[derive(Clone, Debug)]
+pub struct Column {
+    pub name: String,
+    /// Number of meaningful entries; the multilinear extension has `num_vars(len)` variables.
+    pub len: usize,
+    pub source: Source,
+    pub fill: Option<Fill>,
+    /// Set by allocation for committed columns.
+    pub loc: Option<Loc>,
+    /// A limb column, placed inside the range region.
+    pub in_region: bool,
+}
+
+impl Column {
+    pub fn vars(&self) -> usize {
+        num_vars(self.len)
+    }
+}
+
+/// A constant added to an affine expression.
+#[derive(Clone, Debug)]
+pub enum Const {
+    None,
+    /// The same value on the first `len` entries.
+    Scalar(F),
+    /// One value per entry.
+    Vector(Arc<Vec<i64>>),
+}
+
+/// `Σ coef·col + constant`, entrywise over columns of one length.
+#[derive(Clone, Debug)]
+pub struct Affine {
+    pub terms: Vec<(F, Col)>,
+    pub constant: Const,
+}
+
+/// An affine expression with integer coefficients (what limbs decompose).
+#[derive(Clone, Debug)]
+pub struct IntAffine {
+    pub terms: Vec<(i64, Col)>,
+    pub constant: i64,
+}
+
+impl IntAffine {
+    fn to_affine(&self) -> Affine {
+        Affine {
+            terms: self.terms.iter().map(|&(c, col)| (embed(c), col)).collect(),
+            constant: if self.constant == 0 {
+                Const::None
+            } else {
+                Const::Scalar(embed(self.constant))
+            },
+        }
+    }
+}
+
+/// One linear input of a [`Constraint::Linear`].
+#[derive(Clone, Debug)]
+pub struct LinearTerm {
+    pub col: Col,
+    pub coef: F,
+    pub map: LinearMap,
+}
+
+/// A relation between columns.
+#[derive(Clone, Debug)]
+pub enum Constraint {
+    Linear {
+        node: String,
+        out: Col,
+        inputs: Vec<LinearTerm>,
+        constant: Option<Arc<Vec<i64>>>,
+    },
+    Zero {
+        node: String,
+        len: usize,
+        expr: Affine,
+    },
+    Quadratic {
+        node: String,
+        len: usize,
+        products: Vec<(Affine, Affine)>,
+        linear: Affine,
+    },
+}
+
+/// A function-table lookup: every `(x[i], y[i])` is an entry of `table`.
+#[derive(Clone, Debug)]
+pub struct Lookup {
+    pub node: String,
+    pub x: Col,
+    pub y: Col,
+    pub table: Table,
+    pub multiplicities: Col,
+}
+
+/// The lowered program.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub columns: Vec<Column>,
+    pub constraints: Vec<Constraint>,
+    pub lookups: Vec<Lookup>,
+    /// The range region (all limb columns) and its multiplicities; `None` without range checks.
+    pub range: Option<(Col, Col)>,
+    /// Column of every IR tensor.
+    pub tensor_cols: Vec<Col>,
+    /// Variables of the trace vector.
+    pub trace_vars: usize,
+}
+
+impl Plan {
+    /// Lowers `program` under `policy`.
+    pub fn new(program: &Program, policy: VisibilityPolicy) -> Result<Self, PlanError> {
+        check_policy(policy)?;
+        let mut b = Builder {
+            program,
+            columns: Vec::new(),
+            constraints: Vec::new(),
+            lookups: Vec::new(),
+            limbs: Vec::new(),
+            tensor_cols: vec![usize::MAX; program.tensors.len()],
+        };
+        for (i, info) in program.tensors.iter().enumerate() {
+            let id = TensorId(i as u32);
+            let len = info.shape.iter().product();
+            let source = match info.kind {
+                TensorKind::Input => Source::Public(id),
+                TensorKind::Weight => {
+                    Source::Fixed(Arc::new(program.weights[i].clone().unwrap_or_default()))
+                }
+                TensorKind::Activation if program.outputs.contains(&id) => Source::Public(id),
+                TensorKind::Activation => Source::Committed,
+            };
+            let fill = matches!(source, Source::Committed).then_some(Fill::Tensor(id));
+            b.tensor_cols[i] = b.column(&info.name, len, source, fill);
+        }
+        for node in &program.nodes {
+            b.lower(node)?;
+        }
+        b.finish()
+    }
+}
+
+fn check_policy(p: VisibilityPolicy) -> Result<(), PlanError> {
+    const ZK: &str = "the gkr sumchecks are not masked yet, so hidden tensors would leak; \
+                      use public inputs and fixed weights, or the halo2 backend";
+    if p.input != Visibility::Public {
+        return Err(PlanError::Visibility {
+            role: "input",
+            vis: p.input,
+            why: ZK,
+        });
+    }
+    if !matches!(p.weights, Visibility::Fixed | Visibility::Public) {
+        return Err(PlanError::Visibility {
+            role: "weights",
+            vis: p.weights,
+            why: ZK,
+        });
+    }
+    if p.output != Visibility::Public {
+        return Err(PlanError::Visibility {
+            role: "output",
+            vis: p.output,
+            why: ZK,
+        });
+    }
+    Ok(())
+}
+
+struct Builder<'p> {
+    program: &'p Program,
+    columns: Vec<Column>,
+    constraints: Vec<Constraint>,
+    lookups: Vec<Lookup>,
+    limbs: Vec<Col>,
+    tensor_cols: Vec<Col>,
+}
+
+/// Bits needed for values in [0, v].
+fn bits_for(v: i128) -> u32 {
+    if v <= 0 {
+        0
+    } else {
+        128 - (v as u128).leading_zeros()
+    }
+}
+
+fn pow2(k: u32) -> F {
+    F::from_u64(1u64 << k)
+}
+
+impl Builder<'_> {
+    fn column(&mut self, name: &str, len: usize, source: Source, fill: Option<Fill>) -> Col {
+        self.columns.push(Column {
+            name: name.to_string(),
+            len,
+            source,
+            fill,
+            loc: None,
+            in_region: false,
+        });
+        self.columns.len() - 1
+    }
+
+    fn aux(&mut self, node: &Node, what: &str, len: usize, fill: Fill) -> Col {
+        let name = format!("{}/{what}", node.name);
+        self.column(&name, len, Source::Committed, Some(fill))
+    }
+
+    fn fixed(&mut self, node: &Node, what: &str, values: Vec<i64>) -> Col {
+        let name = format!("{}/{what}", node.name);
+        let len = values.len();
+        self.column(&name, len, Source::Fixed(Arc::new(values)), None)
+    }
+
+    fn col(&self, id: TensorId) -> Col {
+        self.tensor_cols[id.index()]
+    }
+
+    fn shape(&self, id: TensorId) -> &[usize] {
+        &self.program.tensors[id.index()].shape
+    }
+
+    fn range(&self, id: TensorId) -> (i128, i128) {
+        let r = self.program.tensors[id.index()].range;
+        (r.lo as i128, r.hi as i128)
+    }
+
+    fn weight(&self, id: TensorId) -> Option<&[i64]> {
+        self.program.weight(id)
+    }
+
+    fn unsupported(node: &Node, why: impl Into<String>) -> PlanError {
+        PlanError::Unsupported {
+            node: node.name.clone(),
+            op: node.op.name(),
+            why: why.into(),
+        }
+    }
+
+    fn check_bound(node: &Node, bound: i128) -> Result<(), PlanError> {
+        if bound.abs() >= VALUE_BOUND {
+            return Err(PlanError::TooWide {
+                node: node.name.clone(),
+                op: node.op.name(),
+                bound,
+            });
+        }
+        Ok(())
+    }
+
+    /// A column holding input `id` broadcast to `out_shape`: the column itself when shapes
+    /// match, a fixed column for weights, else a committed broadcast with a linear constraint.
+    fn at_shape(
+        &mut self,
+        node: &Node,
+        id: TensorId,
+        out_shape: &[usize],
+    ) -> Result<Col, PlanError> {
+        let shape = self.shape(id).to_vec();
+        if shape == out_shape {
+            return Ok(self.col(id));
+        }
+        let map = maps::broadcast(&shape, out_shape);
+        map.check(&node.name)?;
+        let len = out_shape.iter().product();
+        if let Some(w) = self.weight(id) {
+            let values = map.apply(w);
+            return Ok(self.fixed(node, "broadcast", values));
+        }
+        let input = self.col(id);
+        let out = self.aux(
+            node,
+            "broadcast",
+            len,
+            Fill::Mapped {
+                map: map.clone(),
+                input,
+            },
+        );
+        self.constraints.push(Constraint::Linear {
+            node: node.name.clone(),
+            out,
+            inputs: vec![LinearTerm {
+                col: input,
+                coef: F::ONE,
+                map,
+            }],
+            constant: None,
+        });
+        Ok(out)
+    }
+
+    /// Constrains `expr ∈ [0, 2^bits)` with limb columns in the range region.
+    fn range_check(&mut self, node: &Node, what: &str, expr: IntAffine, len: usize, bits: u32) {
+        if bits == 0 {
+            // [0, 1): the expression is zero.
+            self.constraints.push(Constraint::Zero {
+                node: node.name.clone(),
+                len,
+                expr: expr.to_affine(),
+            });
+            return;
+        }
+        let limbs = bits.div_ceil(LIMB_BITS);
+        let mut decomposition = expr.to_affine();
+        let mut top = 0;
+        for index in 0..limbs {
+            let fill = Fill::Limb {
+                expr: expr.clone(),
+                index,
+                scale: 1,
+            };
+            let l = self.aux(node, &format!("{what}/limb{index}"), len, fill);
+            self.columns[l].in_region = true;
+            self.limbs.push(l);
+            decomposition.terms.push((-pow2(LIMB_BITS * index), l));
+            top = l;
+        }
+        self.constraints.push(Constraint::Zero {
+            node: node.name.clone(),
+            len,
+            expr: decomposition,
+        });
+        let spare = limbs * LIMB_BITS - bits;
+        if spare > 0 {
+            // The top limb times 2^spare must also be a 16-bit value: top < 2^(bits mod 16).
+            let fill = Fill::Limb {
+                expr,
+                index: limbs - 1,
+                scale: 1 << spare,
+            };
+            let s = self.aux(node, &format!("{what}/top"), len, fill);
+            self.columns[s].in_region = true;
+            self.limbs.push(s);
+            self.constraints.push(Constraint::Zero {
+                node: node.name.clone(),
+                len,
+                expr: Affine {
+                    terms: vec![(pow2(spare), top), (-F::ONE, s)],
+                    constant: Const::None,
+                },
+            });
+        }
+    }
+
+    fn lower(&mut self, node: &Node) -> Result<(), PlanError> {
+        let out_id = node.output;
+        let out = self.col(out_id);
+        let out_shape = self.shape(out_id).to_vec();
+        let len: usize = out_shape.iter().product();
+        match &node.op {
+            Op::Reshape { .. } if !matches!(self.columns[out].source, Source::Public(_)) => {
+                // Same values in the same order: the output is the input's column.
+                let input = self.col(node.inputs[0]);
+                self.tensor_cols[out_id.index()] = input;
+                // The unused column has no fill and is never placed in the trace.
+                self.columns[out].fill = None;
+                Ok(())
+            }
+            op if op.is_wiring() || matches!(op, Op::Where { .. }) => {
+                let lin = maps::wiring(self.program, node)?;
+                self.linear_node(node, lin.maps, lin.constant, &[1; 8])
+            }
+            Op::MatMul => self.matmul(node),
+            Op::Conv { window, groups } => {
+                let (x, w) = (node.inputs[0], node.inputs[1]);
+                let Some(wv) = self.weight(w) else {
+                    return Err(Self::unsupported(node, "convolution with run-time weights"));
+                };
+                if self.weight(x).is_some() {
+                    return Err(Self::unsupported(node, "convolution of a constant input"));
+                }
+                let xs = self.shape(x);
+                let ws = self.shape(w);
+                let map = LinearMap::Conv {
+                    x_shape: [xs[0], xs[1], xs[2], xs[3]],
+                    w_shape: [ws[0], ws[1], ws[2], ws[3]],
+                    window: window.clone(),
+                    groups: *groups,
+                    out_shape: [out_shape[0], out_shape[1], out_shape[2], out_shape[3]],
+                    w: Arc::new(wv.to_vec()),
+                };
+                let constant = match node.inputs.get(2) {
+                    None => None,
+                    Some(&bias) => {
+                        let Some(bv) = self.weight(bias) else {
+                            return Err(Self::unsupported(node, "run-time convolution bias"));
+                        };
+                        let plane = out_shape[2] * out_shape[3];
+                        let c: Vec<i64> =
+                            (0..len).map(|i| bv[(i / plane) % out_shape[1]]).collect();
+                        Some(c)
+                    }
+                };
+                self.linear_node(node, vec![Some(map), None, None], constant, &[1, 0, 0])
+            }
+            Op::SumPool { window } => {
+                let map = maps::sum_pool(self.shape(node.inputs[0]), window, &out_shape);
+                self.linear_node(node, vec![Some(map)], None, &[1])
+            }
+            Op::Reduce {
+                kind: ReduceKind::Sum,
+                axes,
+                ..
+            } => {
+                let map = maps::reduce_sum(self.shape(node.inputs[0]), axes, &out_shape);
+                self.linear_node(node, vec![Some(map)], None, &[1])
+            }
+            Op::Binary(BinaryKind::Add) | Op::Binary(BinaryKind::Sub) => {
+                let sub = matches!(node.op, Op::Binary(BinaryKind::Sub));
+                let m: Vec<Option<LinearMap>> = node
+                    .inputs
+                    .iter()
+                    .map(|&i| Some(maps::broadcast(self.shape(i), &out_shape)))
+                    .collect();
+                self.linear_node(node, m, None, &[1, if sub { -1 } else { 1 }])
+            }
+            Op::Binary(BinaryKind::Mul) => self.mul(node, &out_shape),
+            Op::Binary(kind @ (BinaryKind::Max | BinaryKind::Min)) => {
+                let max = *kind == BinaryKind::Max;
+                self.select(node, max, &out_shape)
+            }
+            Op::Requant {
+                mults,
+                axis,
+                shift,
+                lo,
+                hi,
+            } => {
+                let x = node.inputs[0];
+                let xs = self.shape(x).to_vec();
+                let expanded: Vec<i64> = match axis {
+                    None => vec![mults[0]],
+                    Some(a) => {
+                        let inner: usize = xs[a + 1..].iter().product();
+                        (0..len).map(|i| mults[(i / inner) % xs[*a]]).collect()
+                    }
+                };
+                self.clamped_quotient(node, x, expanded, *shift, *lo, *hi)
+            }
+            Op::Clamp { lo, hi } => {
+                self.clamped_quotient(node, node.inputs[0], vec![1], 0, *lo, *hi)
+            }
+            Op::DivRound { shift } => self.div_round(node, *shift, &out_shape),
+            Op::Lookup(table) => {
+                let x = self.col(node.inputs[0]);
+                let m = self.aux(
+                    node,
+                    "multiplicities",
+                    table.values.len(),
+                    Fill::Multiplicities {
+                        lookup: Some(self.lookups.len()),
+                    },
+                );
+                self.lookups.push(Lookup {
+                    node: node.name.clone(),
+                    x,
+                    y: out,
+                    table: Table::from_ir(table),
+                    multiplicities: m,
+                });
+                Ok(())
+            }
+            other => Err(Self::unsupported(
+                node,
+                format!("{} has no gkr lowering yet", other.name()),
+            )),
+        }
+    }
+
+    /// `out = Σ coef_i · map_i(in_i) + constant`; fixed inputs fold into the constant.
+    fn linear_node(
+        &mut self,
+        node: &Node,
+        maps: Vec<Option<LinearMap>>,
+        constant: Option<Vec<i64>>,
+        coefs: &[i64],
+    ) -> Result<(), PlanError> {
+        let out = self.col(node.output);
+        let len = self.columns[out].len;
+        let mut constant = constant;
+        let mut inputs = Vec::new();
+        for (i, map) in maps.into_iter().enumerate() {
+            let (Some(map), Some(&id)) = (map, node.inputs.get(i)) else {
+                continue;
+            };
+            map.check(&node.name)?;
+            let coef = coefs.get(i).copied().unwrap_or(1);
+            if let Some(w) = self.weight(id) {
+                let add = map.apply(w);
+                let c = constant.get_or_insert_with(|| vec![0; len]);
+                for (c, a) in c.iter_mut().zip(add) {
+                    *c += coef * a;
+                }
+            } else {
+                inputs.push(LinearTerm {
+                    col: self.col(id),
+                    coef: embed(coef),
+                    map,
+                });
+            }
+        }
+        self.constraints.push(Constraint::Linear {
+            node: node.name.clone(),
+            out,
+            inputs,
+            constant: constant.map(Arc::new),
+        });
+        Ok(())
+    }
+
+    fn matmul(&mut self, node: &Node) -> Result<(), PlanError> {
+        let (a, b) = (node.inputs[0], node.inputs[1]);
+        let (sa, sb) = (self.shape(a).to_vec(), self.shape(b).to_vec());
+        let out_shape = self.shape(node.output).to_vec();
+        let len: usize = out_shape.iter().product();
+        let k = sa[sa.len() - 1];
+        let map = match (self.weight(a), self.weight(b)) {
+            (None, Some(w)) if sb.len() == 2 => LinearMap::MatMulRight {
+                rows: sa[..sa.len() - 1].iter().product(),
+                k,
+                n: sb[1],
+                w: Arc::new(w.to_vec()),
+            },
+            (Some(w), None) if sa.len() == 2 => LinearMap::MatMulLeft {
+                batch: sb[..sb.len() - 2].iter().product(),
+                m: sa[0],
+                k,
+                n: sb[sb.len() - 1],
+                a: Arc::new(w.to_vec()),
+            },
+            _ => {
+                return Err(Self::unsupported(
+                    node,
+                    "matmul needs one constant 2-D operand (run-time x run-time products \
+                     are not lowered yet)",
+                ))
+            }
+        };
+        let var = if self.weight(a).is_some() { 1 } else { 0 };
+        let constant = match node.inputs.get(2) {
+            None => None,
+            Some(&bias) => {
+                let Some(bv) = self.weight(bias) else {
+                    return Err(Self::unsupported(node, "run-time matmul bias"));
+                };
+                let n = out_shape[out_shape.len() - 1];
+                Some((0..len).map(|i| bv[i % n]).collect())
+            }
+        };
+        let mut m = vec![None, None, None];
+        m[var] = Some(map);
+        let mut coefs = [0i64; 3];
+        coefs[var] = 1;
+        self.linear_node(node, m, constant, &coefs)
+    }
+
+    fn mul(&mut self, node: &Node, out_shape: &[usize]) -> Result<(), PlanError> {
+        let (a, b) = (node.inputs[0], node.inputs[1]);
+        let out = self.col(node.output);
+        let len: usize = out_shape.iter().product();
+        match (self.weight(a), self.weight(b)) {
+            (Some(w), Some(v)) => {
+                let (wa, wb) = (
+                    maps::broadcast(self.shape(a), out_shape).apply(w),
+                    maps::broadcast(self.shape(b), out_shape).apply(v),
+                );
+                let c = wa.iter().zip(&wb).map(|(x, y)| x * y).collect();
+                self.linear_node(node, vec![], Some(c), &[])
+            }
+            (Some(w), None) | (None, Some(w)) => {
+                let (x, c) = if self.weight(a).is_some() {
+                    (b, a)
+                } else {
+                    (a, b)
+                };
+                let map = maps::scale(self.shape(x), self.shape(c), w, out_shape);
+                let mut m = vec![None, None];
+                let var = usize::from(x == b);
+                m[var] = Some(map);
+                let mut coefs = [0i64; 2];
+                coefs[var] = 1;
+                self.linear_node(node, m, None, &coefs)
+            }
+            (None, None) => {
+                let ca = self.at_shape(node, a, out_shape)?;
+                let cb = self.at_shape(node, b, out_shape)?;
+                // out − a·b = 0.
+                self.constraints.push(Constraint::Quadratic {
+                    node: node.name.clone(),
+                    len,
+                    products: vec![(
+                        Affine {
+                            terms: vec![(-F::ONE, ca)],
+                            constant: Const::None,
+                        },
+                        Affine {
+                            terms: vec![(F::ONE, cb)],
+                            constant: Const::None,
+                        },
+                    )],
+                    linear: Affine {
+                        terms: vec![(F::ONE, out)],
+                        constant: Const::None,
+                    },
+                });
+                Ok(())
+            }
+        }
+    }
+
+    /// `y = max(a, b)` (or min): `y − a ≥ 0`, `y − b ≥ 0` (signs flipped for min) and
+    /// `(y − a)(y − b) = 0`.
+    fn select(&mut self, node: &Node, max: bool, out_shape: &[usize]) -> Result<(), PlanError> {
+        let y = self.col(node.output);
+        let len: usize = out_shape.iter().product();
+        let (ylo, yhi) = self.range(node.output);
+        let s = if max { 1 } else { -1 };
+        let mut diffs = Vec::new();
+        for (k, &id) in node.inputs.iter().enumerate() {
+            let c = self.at_shape(node, id, out_shape)?;
+            let (lo, hi) = self.range(id);
+            let span = if max { yhi - lo } else { hi - ylo };
+            Self::check_bound(node, span)?;
+            let expr = IntAffine {
+                terms: vec![(s, y), (-s, c)],
+                constant: 0,
+            };
+            self.range_check(node, &format!("gap{k}"), expr.clone(), len, bits_for(span));
+            diffs.push(expr.to_affine());
+        }
+        let (d0, d1) = (diffs.remove(0), diffs.remove(0));
+        self.constraints.push(Constraint::Quadratic {
+            node: node.name.clone(),
+            len,
+            products: vec![(d0, d1)],
+            linear: Affine {
+                terms: vec![],
+                constant: Const::None,
+            },
+        });
+        Ok(())
+    }
+
+    /// `y = clamp(q, lo, hi)` with `q = floor((m·x + h) / 2^s)` (h = 2^(s−1), or 0 when s = 0).
+    fn clamped_quotient(
+        &mut self,
+        node: &Node,
+        x_id: TensorId,
+        mults: Vec<i64>,
+        shift: u32,
+        lo: i64,
+        hi: i64,
+    ) -> Result<(), PlanError> {
+        let y = self.col(node.output);
+        let x = self.col(x_id);
+        let len = self.columns[y].len;
+        let (xlo, xhi) = self.range(x_id);
+        let h: i128 = if shift == 0 { 0 } else { 1 << (shift - 1) };
+        let (mut qlo, mut qhi) = (i128::MAX, i128::MIN);
+        for &m in mults.iter() {
+            for v in [xlo * m as i128, xhi * m as i128] {
+                Self::check_bound(node, v)?;
+                let q = (v + h).div_euclid(1 << shift);
+                qlo = qlo.min(q);
+                qhi = qhi.max(q);
+            }
+        }
+        let mults = Arc::new(mults);
+        // m·x as a column expression: a scalar coefficient, or a per-entry scaled column.
+        let mx: (F, Col) = if mults.len() == 1 {
+            (embed(mults[0]), x)
+        } else {
+            let shape = self.shape(x_id).to_vec();
+            let map = maps::scale(&shape, &shape, &mults, &shape);
+            map.check(&node.name)?;
+            let c = self.aux(
+                node,
+                "scaled",
+                len,
+                Fill::Mapped {
+                    map: map.clone(),
+                    input: x,
+                },
+            );
+            self.constraints.push(Constraint::Linear {
+                node: node.name.clone(),
+                out: c,
+                inputs: vec![LinearTerm {
+                    col: x,
+                    coef: F::ONE,
+                    map,
+                }],
+                constant: None,
+            });
+            (F::ONE, c)
+        };
+        let inv = pow2(shift).inverse();
+        // q = 2^-s (m·x + h − rem) and y = q − over + under: y − q + over − under = 0.
+        let mut ident = Affine {
+            terms: vec![(F::ONE, y), (-(mx.0 * inv), mx.1)],
+            constant: Const::Scalar(-(F::from_u64(h as u64) * inv)),
+        };
+        if shift > 0 {
+            let rem = self.aux(
+                node,
+                "rem",
+                len,
+                Fill::Requant {
+                    x,
+                    mults: mults.clone(),
+                    shift,
+                    part: RequantPart::Remainder,
+                },
+            );
+            ident.terms.push((inv, rem));
+            let expr = IntAffine {
+                terms: vec![(1, rem)],
+                constant: 0,
+            };
+            self.range_check(node, "rem", expr, len, shift);
+        }
+        let (lo128, hi128) = (lo as i128, hi as i128);
+        let clamps = qhi > hi128 || qlo < lo128;
+        for (needed, part, what) in [
+            (qhi > hi128, RequantPart::Over { hi }, "over"),
+            (qlo < lo128, RequantPart::Under { lo }, "under"),
+        ] {
+            if !needed {
+                continue;
+            }
+            let c = self.aux(
+                node,
+                what,
+                len,
+                Fill::Requant {
+                    x,
+                    mults: mults.clone(),
+                    shift,
+                    part,
+                },
+            );
+            let (span, sign, bound) = match part {
+                RequantPart::Over { .. } => (qhi - hi128, F::ONE, hi),
+                _ => (lo128 - qlo, -F::ONE, lo),
+            };
+            ident.terms.push((sign, c));
+            let expr = IntAffine {
+                terms: vec![(1, c)],
+                constant: 0,
+            };
+            self.range_check(node, what, expr, len, bits_for(span));
+            // over·(y − hi) = 0, under·(y − lo) = 0.
+            self.constraints.push(Constraint::Quadratic {
+                node: node.name.clone(),
+                len,
+                products: vec![(
+                    Affine {
+                        terms: vec![(F::ONE, c)],
+                        constant: Const::None,
+                    },
+                    Affine {
+                        terms: vec![(F::ONE, y)],
+                        constant: Const::Scalar(-embed(bound)),
+                    },
+                )],
+                linear: Affine {
+                    terms: vec![],
+                    constant: Const::None,
+                },
+            });
+        }
+        self.constraints.push(Constraint::Zero {
+            node: node.name.clone(),
+            len,
+            expr: ident,
+        });
+        if clamps {
+            let span = hi128 - lo128;
+            for (what, expr) in [
+                (
+                    "above_lo",
+                    IntAffine {
+                        terms: vec![(1, y)],
+                        constant: -lo,
+                    },
+                ),
+                (
+                    "below_hi",
+                    IntAffine {
+                        terms: vec![(-1, y)],
+                        constant: hi,
+                    },
+                ),
+            ] {
+                self.range_check(node, what, expr, len, bits_for(span));
+            }
+        }
+        Ok(())
+    }
+
+    /// `y = floor((a·2^(s+1) + b) / 2b)`: `2^(s+1)·a + b − 2b·y − rem = 0`, `0 ≤ rem < 2b`.
+    fn div_round(&mut self, node: &Node, shift: u32, out_shape: &[usize]) -> Result<(), PlanError> {
+        let (a_id, b_id) = (node.inputs[0], node.inputs[1]);
+        let y = self.col(node.output);
+        let len: usize = out_shape.iter().product();
+        let (alo, ahi) = self.range(a_id);
+        let (blo, bhi) = self.range(b_id);
+        if blo < 1 {
+            return Err(Self::unsupported(
+                node,
+                "divisor range includes values below 1",
+            ));
+        }
+        Self::check_bound(node, alo.abs().max(ahi.abs()) << (shift + 1))?;
+        Self::check_bound(node, 2 * bhi)?;
+        let a = self.at_shape(node, a_id, out_shape)?;
+        let b = self.at_shape(node, b_id, out_shape)?;
+        let rem = self.aux(node, "rem", len, Fill::DivRem { a, b, y, shift });
+        let two_s1 = pow2(shift + 1);
+        self.constraints.push(Constraint::Quadratic {
+            node: node.name.clone(),
+            len,
+            products: vec![(
+                Affine {
+                    terms: vec![(-F::TWO, b)],
+                    constant: Const::None,
+                },
+                Affine {
+                    terms: vec![(F::ONE, y)],
+                    constant: Const::None,
+                },
+            )],
+            linear: Affine {
+                terms: vec![(two_s1, a), (F::ONE, b), (-F::ONE, rem)],
+                constant: Const::None,
+            },
+        });
+        let bits = bits_for(2 * bhi - 1);
+        self.range_check(
+            node,
+            "rem",
+            IntAffine {
+                terms: vec![(1, rem)],
+                constant: 0,
+            },
+            len,
+            bits,
+        );
+        self.range_check(
+            node,
+            "rem_gap",
+            IntAffine {
+                terms: vec![(2, b), (-1, rem)],
+                constant: -1,
+            },
+            len,
+            bits,
+        );
+        Ok(())
+    }
+
+    /// Places the range region and every committed column in the trace.
+    fn finish(mut self) -> Result<Plan, PlanError> {
+        let mut range = None;
+        if !self.limbs.is_empty() {
+            // Limbs inside the region, largest first (keeps every sub-column aligned).
+            let mut limbs = self.limbs.clone();
+            limbs.sort_by_key(|&c| std::cmp::Reverse(self.columns[c].vars()));
+            let mut offset = 0usize;
+            for &c in &limbs {
+                let vars = self.columns[c].vars();
+                self.columns[c].loc = Some(Loc { offset, vars });
+                offset += 1 << vars;
+            }
+            let len = offset.next_power_of_two();
+            let region = self.column("range/region", len, Source::Committed, Some(Fill::Region));
+            let mults = self.column(
+                "range/multiplicities",
+                1 << LIMB_BITS,
+                Source::Committed,
+                Some(Fill::Multiplicities { lookup: None }),
+            );
+            range = Some((region, mults));
+        }
+        // Top-level committed columns (the region counts as one), largest first.
+        let mut top: Vec<Col> = (0..self.columns.len())
+            .filter(|&c| {
+                let col = &self.columns[c];
+                matches!(col.source, Source::Committed) && !col.in_region && col.fill.is_some()
+            })
+            .collect();
+        top.sort_by_key(|&c| std::cmp::Reverse(self.columns[c].vars()));
+        let mut offset = 0usize;
+        for &c in &top {
+            let vars = self.columns[c].vars();
+            self.columns[c].loc = Some(Loc { offset, vars });
+            offset += 1 << vars;
+        }
+        // Limb locations become absolute.
+        if let Some((region, _)) = range {
+            let base = self.columns[region].loc.map_or(0, |l| l.offset);
+            for &c in &self.limbs {
+                if let Some(l) = self.columns[c].loc.as_mut() {
+                    l.offset += base;
+                }
+            }
+        }
+        let trace_vars = num_vars(offset).max(crate::pcs::MIN_NUM_VARS);
+        if trace_vars > crate::pcs::MAX_NUM_VARS {
+            return Err(PlanError::TooWide {
+                node: "trace".into(),
+                op: "commitment",
+                bound: offset as i128,
+            });
+        }
+        Ok(Plan {
+            columns: self.columns,
+            constraints: self.constraints,
+            lookups: self.lookups,
+            range,
+            tensor_cols: self.tensor_cols,
+            trace_vars,
+        })
+    }
+}

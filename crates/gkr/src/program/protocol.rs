@@ -1,0 +1,735 @@
+//! The proof of a lowered program (see `docs/gkr.md`, "Programs").
+//!
+//! 1. The prover commits to the trace: every committed column at its place in one vector
+//!    (one hiding WHIR commitment), absorbed into a transcript that already holds the statement.
+//! 2. Each constraint is reduced to evaluation claims on columns at points drawn from the
+//!    transcript: entrywise identities at a random point (Schwartz–Zippel), quadratic ones by a
+//!    sumcheck against `eq(r, ·)`, linear maps by a sumcheck against `Mᵀ·eq(r, ·)` (which the
+//!    verifier computes itself from the public map).
+//! 3. Lookups and the range region are proved by LogUp-GKR, which ends in claims on the looked-up
+//!    columns and the multiplicities.
+//! 4. Claims on public and fixed columns are evaluated by the verifier. Claims on committed
+//!    columns become claims on the trace (a column is a subcube of it), are batched with powers
+//!    of a random ρ into one sumcheck, and end in a single WHIR opening.
+
+use p3_field::PrimeCharacteristicRing;
+use rand::TryRng;
+
+use super::maps::LinearMap;
+use super::plan::{Affine, Col, Const, Constraint, Plan, Source, LIMB_BITS};
+use super::ProgramError;
+use crate::field::{embed, EF, F};
+use crate::logup::{self, LookupClaim, LookupProof, Table};
+use crate::mle::{eq_eval, eq_table, evaluate, evaluate_base, num_vars, prefix_indicator};
+use crate::pcs::{OpeningProof, TensorCommitment, TensorPcs};
+use crate::sumcheck::{self, Expression, SumcheckProof};
+use crate::transcript::Transcript;
+
+/// A proof of one program run.
+#[derive(Clone, Debug)]
+pub struct ProgramProof {
+    /// The trace commitment.
+    pub commitment: TensorCommitment,
+    /// Claimed evaluations of committed columns (and sums), in protocol order.
+    pub evals: Vec<EF>,
+    /// Sumcheck proofs, in protocol order (the last one batches the trace claims).
+    pub sumchecks: Vec<SumcheckProof>,
+    /// One LogUp proof per lookup, then one for the range region (if any).
+    pub lookups: Vec<LookupProof>,
+    /// The trace opening at the batched point.
+    pub opening: OpeningProof,
+}
+
+/// An evaluation claim on a committed column.
+struct Claim {
+    col: Col,
+    point: Vec<EF>,
+    value: EF,
+}
+
+const L_TRACE: &[u8] = b"gkr/program/trace";
+const L_POINT: &[u8] = b"gkr/program/point";
+const L_EVAL: &[u8] = b"gkr/program/eval";
+const L_BATCH: &[u8] = b"gkr/program/batch";
+
+fn range_table() -> Table {
+    Table::range(LIMB_BITS)
+}
+
+fn eval_ints(v: &[i64], point: &[EF]) -> EF {
+    let f: Vec<F> = v.iter().map(|&x| embed(x)).collect();
+    evaluate_base(&f, point).unwrap_or(EF::ZERO)
+}
+
+fn const_eval(c: &Const, len: usize, point: &[EF]) -> EF {
+    match c {
+        Const::None => EF::ZERO,
+        Const::Scalar(k) => prefix_indicator(len, point).map_or(EF::ZERO, |s| s * *k),
+        Const::Vector(v) => eval_ints(v, point),
+    }
+}
+
+/// `Σ coef·col + constant` as a table of 2^vars entries.
+fn affine_table(a: &Affine, len: usize, vars: usize, values: &[Vec<i64>]) -> Vec<EF> {
+    let mut t = vec![EF::ZERO; 1 << vars];
+    match &a.constant {
+        Const::None => {}
+        Const::Scalar(k) => t[..len].iter_mut().for_each(|x| *x = EF::from(*k)),
+        Const::Vector(v) => t
+            .iter_mut()
+            .zip(v.iter())
+            .for_each(|(x, &c)| *x = embed(c).into()),
+    }
+    for &(coef, col) in &a.terms {
+        for (x, &v) in t.iter_mut().zip(&values[col]) {
+            *x += EF::from(coef * embed(v));
+        }
+    }
+    t
+}
+
+fn is_identity(map: &LinearMap) -> bool {
+    match map {
+        LinearMap::Select { n_in, src } => {
+            *n_in == src.len() && src.iter().enumerate().all(|(i, &s)| s as usize == i)
+        }
+        _ => false,
+    }
+}
+
+/// Columns of the affine expressions, in first-appearance order, without repeats.
+fn affine_cols<'a>(affines: impl IntoIterator<Item = &'a Affine>) -> Vec<Col> {
+    let mut cols = Vec::new();
+    for a in affines {
+        for &(_, c) in &a.terms {
+            if !cols.contains(&c) {
+                cols.push(c);
+            }
+        }
+    }
+    cols
+}
+
+fn quadratic_expr(products: usize) -> Expression {
+    // Polys: eq, A_0, B_0, …, A_{k-1}, B_{k-1}, L.
+    let mut terms: Vec<(EF, Vec<usize>)> = (0..products)
+        .map(|j| (EF::ONE, vec![0, 1 + 2 * j, 2 + 2 * j]))
+        .collect();
+    terms.push((EF::ONE, vec![0, 1 + 2 * products]));
+    Expression {
+        num_polys: 2 + 2 * products,
+        terms,
+    }
+}
+
+/// Both sides' access to column values and messages.
+trait Side {
+    fn transcript(&mut self) -> &mut Transcript;
+    /// Values of a public or fixed column.
+    fn known(&self, col: Col) -> Option<&[i64]>;
+    /// The prover computes and sends a committed column's evaluation; the verifier reads it.
+    fn exchange(&mut self, col: Col, point: &[EF]) -> Result<EF, ProgramError>;
+    fn claims(&mut self) -> &mut Vec<Claim>;
+
+    /// The column's value at `point`: computed from known values, or exchanged and recorded
+    /// as a claim on the trace.
+    fn value(&mut self, col: Col, point: &[EF]) -> Result<EF, ProgramError> {
+        if let Some(v) = self.known(col) {
+            return Ok(eval_ints(v, point));
+        }
+        let v = self.exchange(col, point)?;
+        self.transcript().absorb_ext(L_EVAL, &[v]);
+        self.claims().push(Claim {
+            col,
+            point: point.to_vec(),
+            value: v,
+        });
+        Ok(v)
+    }
+
+    fn affine_value(&mut self, a: &Affine, len: usize, point: &[EF]) -> Result<EF, ProgramError> {
+        let mut acc = const_eval(&a.constant, len, point);
+        for &(coef, col) in &a.terms {
+            acc += self.value(col, point)? * coef;
+        }
+        Ok(acc)
+    }
+
+    fn point(&mut self, vars: usize) -> Vec<EF> {
+        self.transcript().challenges_ext(L_POINT, vars)
+    }
+}
+
+// ----- prover ------------------------------------------------------------------------------
+
+struct Prover<'a> {
+    plan: &'a Plan,
+    /// Refuse to prove a false statement (off only for soundness tests).
+    strict: bool,
+    values: Vec<Vec<i64>>,
+    t: &'a mut Transcript,
+    claims: Vec<Claim>,
+    evals: Vec<EF>,
+    sumchecks: Vec<SumcheckProof>,
+}
+
+impl Side for Prover<'_> {
+    fn transcript(&mut self) -> &mut Transcript {
+        self.t
+    }
+    fn known(&self, col: Col) -> Option<&[i64]> {
+        match self.plan.columns[col].source {
+            Source::Committed => None,
+            _ => Some(&self.values[col]),
+        }
+    }
+    fn exchange(&mut self, col: Col, point: &[EF]) -> Result<EF, ProgramError> {
+        let v = eval_ints(&self.values[col], point);
+        self.evals.push(v);
+        Ok(v)
+    }
+    fn claims(&mut self) -> &mut Vec<Claim> {
+        &mut self.claims
+    }
+}
+
+impl Prover<'_> {
+    fn send(&mut self, v: EF) {
+        self.evals.push(v);
+        self.t.absorb_ext(L_EVAL, &[v]);
+    }
+
+    fn ext_values(&self, col: Col, vars: usize) -> Vec<EF> {
+        let mut t = vec![EF::ZERO; 1 << vars];
+        for (x, &v) in t.iter_mut().zip(&self.values[col]) {
+            *x = embed(v).into();
+        }
+        t
+    }
+
+    fn constraint(&mut self, c: &Constraint) -> Result<(), ProgramError> {
+        match c {
+            Constraint::Zero { node, len, expr } => {
+                let r = self.point(num_vars(*len));
+                if self.affine_value(expr, *len, &r)? != EF::ZERO && self.strict {
+                    return Err(ProgramError::witness(node, "an entrywise identity fails"));
+                }
+            }
+            Constraint::Quadratic {
+                node,
+                len,
+                products,
+                linear,
+            } => {
+                let vars = num_vars(*len);
+                let r = self.point(vars);
+                let mut tables = vec![eq_table(&r)];
+                for (a, b) in products {
+                    tables.push(affine_table(a, *len, vars, &self.values));
+                    tables.push(affine_table(b, *len, vars, &self.values));
+                }
+                tables.push(affine_table(linear, *len, vars, &self.values));
+                let expr = quadratic_expr(products.len());
+                let out = sumcheck::prove(&expr, tables, EF::ZERO, self.t)?;
+                let all = products.iter().flat_map(|(a, b)| [a, b]).chain([linear]);
+                for col in affine_cols(all) {
+                    let _ = self.value(col, &out.point)?;
+                }
+                let sum = match out.proof.rounds.first() {
+                    Some(g) => g[0] + g[1],
+                    None => expr.evaluate(&out.evals).unwrap_or(EF::ONE),
+                };
+                if sum != EF::ZERO && self.strict {
+                    return Err(ProgramError::witness(node, "a quadratic identity fails"));
+                }
+                self.sumchecks.push(out.proof);
+            }
+            Constraint::Linear {
+                node,
+                out,
+                inputs,
+                constant,
+            } => {
+                let len = self.plan.columns[*out].len;
+                let r = self.point(num_vars(len));
+                let claimed = self.value(*out, &r)?;
+                let e = eq_table(&r);
+                let mut acc = constant.as_ref().map_or(EF::ZERO, |c| eval_ints(c, &r));
+                for term in inputs {
+                    let in_vars = self.plan.columns[term.col].vars();
+                    let u = if self.known(term.col).is_some() || is_identity(&term.map) {
+                        if is_identity(&term.map) {
+                            self.value(term.col, &r)?
+                        } else {
+                            let w = term.map.transpose_eq(&e, 1 << in_vars);
+                            let x = self.ext_values(term.col, in_vars);
+                            w.iter().zip(&x).map(|(a, b)| *a * *b).sum()
+                        }
+                    } else {
+                        let w = term.map.transpose_eq(&e, 1 << in_vars);
+                        let x = self.ext_values(term.col, in_vars);
+                        let u: EF = w.iter().zip(&x).map(|(a, b)| *a * *b).sum();
+                        self.send(u);
+                        let out = sumcheck::prove(&Expression::product2(), vec![w, x], u, self.t)?;
+                        let _ = self.value(term.col, &out.point)?;
+                        self.sumchecks.push(out.proof);
+                        u
+                    };
+                    acc += u * term.coef;
+                }
+                if acc != claimed && self.strict {
+                    return Err(ProgramError::witness(
+                        node,
+                        "a linear map gives other values",
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn lookup(
+        &mut self,
+        table: &Table,
+        columns: &[Col],
+        multiplicities: Col,
+    ) -> Result<LookupProof, ProgramError> {
+        let m: Vec<u64> = self.values[multiplicities]
+            .iter()
+            .map(|&v| v as u64)
+            .collect();
+        let cols: Vec<Vec<i64>> = columns.iter().map(|&c| self.values[c].clone()).collect();
+        let claim = LookupClaim {
+            table,
+            columns: cols.iter().map(Vec::as_slice).collect(),
+            multiplicities: &m,
+        };
+        let (proof, openings) = logup::prove_bound_with_openings(self.t, &claim)?;
+        for (&c, &v) in columns.iter().zip(&openings.column_evals) {
+            self.record(c, &openings.lookup_point, v);
+        }
+        self.record(
+            multiplicities,
+            &openings.table_point,
+            openings.multiplicity_eval,
+        );
+        Ok(proof)
+    }
+
+    fn record(&mut self, col: Col, point: &[EF], value: EF) {
+        if self.known(col).is_none() {
+            self.claims.push(Claim {
+                col,
+                point: point.to_vec(),
+                value,
+            });
+        }
+    }
+}
+
+/// Proves a run: `tensors` holds every IR tensor's values (the interpreter's trace). The
+/// transcript must already hold the statement.
+pub fn prove(
+    plan: &Plan,
+    tensors: &[Vec<i64>],
+    t: &mut Transcript,
+) -> Result<ProgramProof, ProgramError> {
+    let values = super::witness::column_values(plan, tensors)?;
+    prove_columns(plan, values, t, true)
+}
+
+/// Proves from given column values without the prover's own consistency checks, as a
+/// cheating prover would: for soundness tests, which tamper with single columns.
+#[doc(hidden)]
+pub fn prove_columns_unchecked(
+    plan: &Plan,
+    values: Vec<Vec<i64>>,
+    t: &mut Transcript,
+) -> Result<ProgramProof, ProgramError> {
+    prove_columns(plan, values, t, false)
+}
+
+fn prove_columns(
+    plan: &Plan,
+    values: Vec<Vec<i64>>,
+    t: &mut Transcript,
+    strict: bool,
+) -> Result<ProgramProof, ProgramError> {
+    let mut trace = vec![F::ZERO; 1 << plan.trace_vars];
+    for (c, col) in plan.columns.iter().enumerate() {
+        if let (Source::Committed, Some(loc), false) = (&col.source, col.loc, col.in_region) {
+            for (x, &v) in trace[loc.offset..].iter_mut().zip(&values[c]) {
+                *x = embed(v);
+            }
+        }
+    }
+    let pcs = TensorPcs::new(plan.trace_vars)?;
+    let mut seed = [0u8; 32];
+    rand::rngs::SysRng
+        .try_fill_bytes(&mut seed)
+        .map_err(|e| ProgramError::Randomness(e.to_string()))?;
+    let (commitment, data) = pcs.commit(&trace, seed)?;
+    commitment.absorb(t, L_TRACE);
+    let mut p = Prover {
+        plan,
+        strict,
+        values,
+        t,
+        claims: Vec::new(),
+        evals: Vec::new(),
+        sumchecks: Vec::new(),
+    };
+    for c in &plan.constraints {
+        p.constraint(c)?;
+    }
+    let mut lookups = Vec::new();
+    for l in &plan.lookups {
+        lookups.push(p.lookup(&l.table, &[l.x, l.y], l.multiplicities)?);
+    }
+    if let Some((region, mults)) = plan.range {
+        lookups.push(p.lookup(&range_table(), &[region], mults)?);
+    }
+    // Batch every trace claim into one (the points are checked for shape on the way).
+    trace_points(plan, &p.claims)?;
+    let rho = p.t.challenge_ext(L_BATCH);
+    let mut w = vec![EF::ZERO; 1 << plan.trace_vars];
+    let (mut total, mut power) = (EF::ZERO, EF::ONE);
+    for c in &p.claims {
+        let loc = plan.columns[c.col]
+            .loc
+            .ok_or(ProgramError::Internal("claim on an unplaced column"))?;
+        for (x, e) in w[loc.offset..].iter_mut().zip(eq_table(&c.point)) {
+            *x += e * power;
+        }
+        total += c.value * power;
+        power *= rho;
+    }
+    let t_ext: Vec<EF> = trace.iter().map(|&x| x.into()).collect();
+    let out = sumcheck::prove(&Expression::product2(), vec![w, t_ext], total, p.t)?;
+    let trace_at = out.evals[1];
+    p.send(trace_at);
+    p.sumchecks.push(out.proof);
+    let opening = pcs.open(&commitment, data, &[out.point], p.t)?;
+    Ok(ProgramProof {
+        commitment,
+        evals: p.evals,
+        sumchecks: p.sumchecks,
+        lookups,
+        opening,
+    })
+}
+
+/// Each claim's point on the whole trace: the column's place (most significant bits) then the
+/// claim's point.
+fn trace_points(plan: &Plan, claims: &[Claim]) -> Result<Vec<Vec<EF>>, ProgramError> {
+    claims
+        .iter()
+        .map(|c| {
+            let loc = plan.columns[c.col]
+                .loc
+                .ok_or(ProgramError::Internal("claim on an unplaced column"))?;
+            if c.point.len() != loc.vars {
+                return Err(ProgramError::Internal(
+                    "claim arity differs from its column",
+                ));
+            }
+            let high = plan.trace_vars - loc.vars;
+            let slot = loc.offset >> loc.vars;
+            let mut p: Vec<EF> = (0..high)
+                .map(|i| {
+                    if (slot >> (high - 1 - i)) & 1 == 1 {
+                        EF::ONE
+                    } else {
+                        EF::ZERO
+                    }
+                })
+                .collect();
+            p.extend_from_slice(&c.point);
+            Ok(p)
+        })
+        .collect()
+}
+
+// ----- verifier ----------------------------------------------------------------------------
+
+struct Verifier<'a> {
+    plan: &'a Plan,
+    public: &'a [Option<Vec<i64>>],
+    proof: &'a ProgramProof,
+    t: &'a mut Transcript,
+    claims: Vec<Claim>,
+    next_eval: usize,
+    next_sumcheck: usize,
+}
+
+impl Side for Verifier<'_> {
+    fn transcript(&mut self) -> &mut Transcript {
+        self.t
+    }
+    fn known(&self, col: Col) -> Option<&[i64]> {
+        match &self.plan.columns[col].source {
+            Source::Committed => None,
+            Source::Fixed(v) => Some(v),
+            Source::Public(id) => self.public.get(id.index())?.as_deref(),
+        }
+    }
+    fn exchange(&mut self, _col: Col, _point: &[EF]) -> Result<EF, ProgramError> {
+        self.read()
+    }
+    fn claims(&mut self) -> &mut Vec<Claim> {
+        &mut self.claims
+    }
+}
+
+impl Verifier<'_> {
+    fn read(&mut self) -> Result<EF, ProgramError> {
+        let v = *self
+            .proof
+            .evals
+            .get(self.next_eval)
+            .ok_or(ProgramError::Malformed("too few evaluations"))?;
+        self.next_eval += 1;
+        Ok(v)
+    }
+
+    fn receive(&mut self) -> Result<EF, ProgramError> {
+        let v = self.read()?;
+        self.t.absorb_ext(L_EVAL, &[v]);
+        Ok(v)
+    }
+
+    fn sumcheck(
+        &mut self,
+        degree: usize,
+        vars: usize,
+        claim: EF,
+    ) -> Result<sumcheck::FinalClaim, ProgramError> {
+        let proof = self
+            .proof
+            .sumchecks
+            .get(self.next_sumcheck)
+            .ok_or(ProgramError::Malformed("too few sumchecks"))?;
+        self.next_sumcheck += 1;
+        Ok(sumcheck::verify(degree, vars, claim, proof, self.t)?)
+    }
+
+    fn known_ext(&self, col: Col, vars: usize) -> Option<Vec<EF>> {
+        let v = self.known(col)?;
+        let mut t = vec![EF::ZERO; 1 << vars];
+        for (x, &y) in t.iter_mut().zip(v) {
+            *x = embed(y).into();
+        }
+        Some(t)
+    }
+
+    fn constraint(&mut self, c: &Constraint) -> Result<(), ProgramError> {
+        match c {
+            Constraint::Zero { node, len, expr } => {
+                let r = self.point(num_vars(*len));
+                if self.affine_value(expr, *len, &r)? != EF::ZERO {
+                    return Err(ProgramError::rejected(node, "entrywise identity"));
+                }
+            }
+            Constraint::Quadratic {
+                node,
+                len,
+                products,
+                linear,
+            } => {
+                let vars = num_vars(*len);
+                let r = self.point(vars);
+                let expr = quadratic_expr(products.len());
+                let fin = self.sumcheck(expr.degree(), vars, EF::ZERO)?;
+                let mut vals = vec![eq_eval(&r, &fin.point).unwrap_or(EF::ZERO)];
+                let all: Vec<&Affine> = products
+                    .iter()
+                    .flat_map(|(a, b)| [a, b])
+                    .chain([linear])
+                    .collect();
+                // Evaluations arrive once per column, in first-appearance order.
+                let mut at = Vec::new();
+                for col in affine_cols(all.iter().copied()) {
+                    at.push((col, self.value(col, &fin.point)?));
+                }
+                for a in all {
+                    let mut acc = const_eval(&a.constant, *len, &fin.point);
+                    for &(coef, col) in &a.terms {
+                        let v = at.iter().find(|(c, _)| *c == col).map_or(EF::ZERO, |x| x.1);
+                        acc += v * coef;
+                    }
+                    vals.push(acc);
+                }
+                if expr.evaluate(&vals) != Some(fin.value) {
+                    return Err(ProgramError::rejected(node, "quadratic identity"));
+                }
+            }
+            Constraint::Linear {
+                node,
+                out,
+                inputs,
+                constant,
+            } => {
+                let len = self.plan.columns[*out].len;
+                let r = self.point(num_vars(len));
+                let claimed = self.value(*out, &r)?;
+                let e = eq_table(&r);
+                let mut acc = constant.as_ref().map_or(EF::ZERO, |c| eval_ints(c, &r));
+                for term in inputs {
+                    let in_vars = self.plan.columns[term.col].vars();
+                    let u = if is_identity(&term.map) {
+                        self.value(term.col, &r)?
+                    } else if let Some(x) = self.known_ext(term.col, in_vars) {
+                        let w = term.map.transpose_eq(&e, 1 << in_vars);
+                        w.iter().zip(&x).map(|(a, b)| *a * *b).sum()
+                    } else {
+                        let u = self.receive()?;
+                        let fin = self.sumcheck(2, in_vars, u)?;
+                        let x = self.value(term.col, &fin.point)?;
+                        let w = term.map.transpose_eq(&e, 1 << in_vars);
+                        let ws = evaluate(&w, &fin.point)
+                            .ok_or(ProgramError::Internal("map table length"))?;
+                        if ws * x != fin.value {
+                            return Err(ProgramError::rejected(node, "linear map sumcheck"));
+                        }
+                        u
+                    };
+                    acc += u * term.coef;
+                }
+                if acc != claimed {
+                    return Err(ProgramError::rejected(node, "linear map"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn lookup(
+        &mut self,
+        node: &str,
+        table: &Table,
+        columns: &[Col],
+        multiplicities: Col,
+        index: usize,
+    ) -> Result<(), ProgramError> {
+        let proof = self
+            .proof
+            .lookups
+            .get(index)
+            .ok_or(ProgramError::Malformed("too few lookup proofs"))?;
+        let n = self.plan.columns[columns[0]].len;
+        let openings = logup::verify_bound(self.t, table, n, proof)?;
+        if openings.column_evals.len() != columns.len() {
+            return Err(ProgramError::Malformed("lookup column count"));
+        }
+        for (&c, &v) in columns.iter().zip(&openings.column_evals) {
+            self.check_or_claim(node, c, &openings.lookup_point, v)?;
+        }
+        self.check_or_claim(
+            node,
+            multiplicities,
+            &openings.table_point,
+            openings.multiplicity_eval,
+        )
+    }
+
+    fn check_or_claim(
+        &mut self,
+        node: &str,
+        col: Col,
+        point: &[EF],
+        value: EF,
+    ) -> Result<(), ProgramError> {
+        if self.plan.columns[col].vars() != point.len() {
+            return Err(ProgramError::Malformed("lookup point arity"));
+        }
+        match self.known(col) {
+            Some(v) if eval_ints(v, point) != value => {
+                Err(ProgramError::rejected(node, "lookup column opening"))
+            }
+            Some(_) => Ok(()),
+            None => {
+                self.claims.push(Claim {
+                    col,
+                    point: point.to_vec(),
+                    value,
+                });
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Verifies a proof of `plan` against the public tensors (`public[tensor id]`, `Some` for
+/// every program input and output). The transcript must already hold the statement. Never
+/// panics on hostile proofs.
+pub fn verify(
+    plan: &Plan,
+    public: &[Option<Vec<i64>>],
+    proof: &ProgramProof,
+    t: &mut Transcript,
+) -> Result<(), ProgramError> {
+    for (c, col) in plan.columns.iter().enumerate() {
+        if let Source::Public(id) = col.source {
+            let ok = public
+                .get(id.index())
+                .and_then(|v| v.as_ref())
+                .map(Vec::len);
+            if ok != Some(col.len) {
+                return Err(ProgramError::Statement(format!(
+                    "public tensor {} (column {c}) is missing or has the wrong length",
+                    col.name
+                )));
+            }
+        }
+    }
+    let pcs = TensorPcs::new(plan.trace_vars)?;
+    proof.commitment.absorb(t, L_TRACE);
+    let mut v = Verifier {
+        plan,
+        public,
+        proof,
+        t,
+        claims: Vec::new(),
+        next_eval: 0,
+        next_sumcheck: 0,
+    };
+    for c in &plan.constraints {
+        v.constraint(c)?;
+    }
+    for (i, l) in plan.lookups.iter().enumerate() {
+        v.lookup(&l.node, &l.table, &[l.x, l.y], l.multiplicities, i)?;
+    }
+    if let Some((region, mults)) = plan.range {
+        let i = plan.lookups.len();
+        v.lookup("range checks", &range_table(), &[region], mults, i)?;
+    }
+    if proof.lookups.len() != plan.lookups.len() + usize::from(plan.range.is_some()) {
+        return Err(ProgramError::Malformed("lookup proof count"));
+    }
+    let points = trace_points(plan, &v.claims)?;
+    let rho = v.t.challenge_ext(L_BATCH);
+    let (mut total, mut power) = (EF::ZERO, EF::ONE);
+    let mut weights = Vec::with_capacity(points.len());
+    for c in &v.claims {
+        total += c.value * power;
+        weights.push(power);
+        power *= rho;
+    }
+    let fin = v.sumcheck(2, plan.trace_vars, total)?;
+    let trace_at = v.receive()?;
+    let mut w_at = EF::ZERO;
+    for (p, k) in points.iter().zip(weights) {
+        w_at += eq_eval(p, &fin.point).ok_or(ProgramError::Internal("point arity"))? * k;
+    }
+    if w_at * trace_at != fin.value {
+        return Err(ProgramError::rejected("trace", "batched claims"));
+    }
+    if v.next_eval != proof.evals.len() || v.next_sumcheck != proof.sumchecks.len() {
+        return Err(ProgramError::Malformed("unused proof elements"));
+    }
+    let opened = pcs.verify(&proof.commitment, &[fin.point], &proof.opening, v.t)?;
+    if opened.as_slice() != [trace_at] {
+        return Err(ProgramError::rejected("trace", "commitment opening"));
+    }
+    Ok(())
+}

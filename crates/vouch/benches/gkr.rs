@@ -1,0 +1,165 @@
+//! gkr proving benchmark: compiles generated test models (8-bit), proves one inference with
+//! the sumcheck/GKR backend (public input and output, weights fixed in the key) and prints one
+//! table row per model: trace size, setup, prove and verify times, proof size, peak RSS, the
+//! interpreter's own time and the prover's overhead over it, and EZKL's measured prove time on
+//! the same ONNX file where `../shared/ANCHORS.md` has one. Each row runs in its own child
+//! process so the RSS is its own.
+//!
+//!     VOUCH_MODELS=/path/to/models cargo bench -p vouch --bench gkr [-- NAME_FILTER]
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use vouch::backend::{Backend, Visibility, VisibilityPolicy, Witness};
+use vouch::gkr::backend::GkrBackend;
+use vouch::ir::interp;
+use vouch::model::{compile, program_samples, quantize_inputs, CompileOptions};
+use vouch::npy;
+
+mod common;
+use common::peak_rss_mb;
+
+const DEFAULT_MODELS: &[&str] = &[
+    "digits_mlp",
+    "mnist_mlp",
+    "digits_cnn",
+    "lenet5_mnist",
+    "gpt2_block_t32_d64_random",
+];
+
+/// EZKL 23.0.5 prove seconds on the same files, this machine (`../shared/ANCHORS.md`).
+fn ezkl_prove_s(name: &str) -> Option<f64> {
+    match name {
+        "mnist_mlp" => Some(6.9),
+        "lenet5_mnist" => Some(62.0),
+        _ => None,
+    }
+}
+
+fn main() {
+    let dir = PathBuf::from(std::env::var("VOUCH_MODELS").unwrap_or_else(|_| {
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../../../models/out").to_string()
+    }));
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(i) = args.iter().position(|a| a == "--one") {
+        one(&dir, &args[i + 1]);
+        return;
+    }
+    let filter: Vec<String> = args
+        .iter()
+        .filter(|a| !a.starts_with('-'))
+        .cloned()
+        .collect();
+    let names: Vec<String> = if filter.is_empty() {
+        DEFAULT_MODELS.iter().map(|s| s.to_string()).collect()
+    } else {
+        filter
+    };
+    println!(
+        "| model | trace 2^k | setup s | prove s | verify ms | proof KiB | peak RSS MB | interpreter ms | prover / interpreter | EZKL prove s | speed-up vs EZKL | outputs = interpreter |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    let exe = std::env::current_exe().expect("bench executable");
+    for name in &names {
+        let out = std::process::Command::new(&exe)
+            .args(["--one", name])
+            .env("VOUCH_MODELS", &dir)
+            .output()
+            .expect("child run");
+        print!("{}", String::from_utf8_lossy(&out.stdout));
+        if !out.status.success() {
+            let err = String::from_utf8_lossy(&out.stderr);
+            println!("| {name} | failed: {} |", err.lines().last().unwrap_or(""));
+        }
+    }
+}
+
+fn one(dir: &std::path::Path, name: &str) {
+    let policy = VisibilityPolicy {
+        input: Visibility::Public,
+        weights: Visibility::Fixed,
+        output: Visibility::Public,
+    };
+    let model = dir.join("models").join(format!("{name}.onnx"));
+    // Trained models calibrate on their own held-out data; random ones on the reference input.
+    let data = if name.contains("digits") {
+        dir.join("data/digits8x8_test_x.npy")
+    } else if name.contains("mnist") {
+        dir.join("data/mnist5k_test_x.npy")
+    } else {
+        std::fs::read_dir(dir.join("ref"))
+            .expect("ref dir")
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .find(|p| {
+                p.file_name()
+                    .and_then(|f| f.to_str())
+                    .is_some_and(|f| f.starts_with(&format!("{name}.in.")) && f.ends_with(".npy"))
+            })
+            .expect("reference input")
+    };
+    let opts = CompileOptions {
+        calibration: Some(data.clone()),
+        max_calibration_samples: 64,
+        ..CompileOptions::default()
+    };
+    let pkg = compile(&model, &opts).expect("compile").package;
+    let sample = program_samples(&pkg.program, &npy::read(&data).expect("data"), "data")
+        .expect("samples")
+        .remove(0);
+    let inputs = quantize_inputs(&pkg.program, &sample).expect("quantize");
+    let w: Witness = interp::run(&pkg.program, &inputs).expect("run").into();
+    // The interpreter's own time: the median of several runs.
+    let mut runs: Vec<f64> = (0..5)
+        .map(|_| {
+            let t0 = Instant::now();
+            let _ = interp::run(&pkg.program, &inputs).expect("run");
+            t0.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    runs.sort_by(f64::total_cmp);
+    let interp_ms = runs[runs.len() / 2];
+    let backend = GkrBackend;
+    let t0 = Instant::now();
+    let (pk, vk) = match backend.setup(&pkg.program, policy) {
+        Ok(k) => k,
+        Err(e) => {
+            println!("| {name} | unsupported: {e} |");
+            return;
+        }
+    };
+    let setup_s = t0.elapsed().as_secs_f64();
+    let t0 = Instant::now();
+    let (st, proof) = backend.prove(&pk, &w).expect("prove");
+    let prove_s = t0.elapsed().as_secs_f64();
+    let mut runs: Vec<f64> = (0..5)
+        .map(|_| {
+            let t0 = Instant::now();
+            backend.verify(&vk, &st, &proof).expect("verify");
+            t0.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    runs.sort_by(f64::total_cmp);
+    let verify_ms = runs[runs.len() / 2];
+    for out in st
+        .public
+        .iter()
+        .filter(|t| pkg.program.outputs.contains(&t.tensor))
+    {
+        assert_eq!(
+            out.values,
+            w.values[out.tensor.index()],
+            "{name}: proven output differs from the interpreter"
+        );
+    }
+    let (ezkl, speedup) = match ezkl_prove_s(name) {
+        Some(e) => (format!("{e}"), format!("{:.0}x", e / prove_s)),
+        None => ("-".into(), "-".into()),
+    };
+    println!(
+        "| {name} | {} | {setup_s:.3} | {prove_s:.3} | {verify_ms:.1} | {:.0} | {:.0} | {interp_ms:.2} | {:.0}x | {ezkl} | {speedup} | yes |",
+        pk.plan.trace_vars,
+        proof.to_bytes().len() as f64 / 1024.0,
+        peak_rss_mb(),
+        prove_s * 1e3 / interp_ms.max(1e-6),
+    );
+}
