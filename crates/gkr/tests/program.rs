@@ -19,15 +19,7 @@ fn public_policy() -> VisibilityPolicy {
 }
 
 /// Op cases without a gkr lowering yet (refused at setup with `PlanError::Unsupported`).
-const NOT_YET: &[&str] = &[
-    "MatMul/two-inputs-batched",
-    "MatMul/wide-two-inputs-batched",
-    "Sqrt",
-    "ReduceMax/axes-0-2",
-    "ReduceMin/axes-0-2",
-    "MaxPool/padded",
-    "GatherDynamic/embedding",
-];
+const NOT_YET: &[&str] = &[];
 
 #[test]
 fn conformance_cases_prove_verify_and_match_the_interpreter() {
@@ -260,4 +252,37 @@ fn two_hundred_byte_mutations_and_other_keys_are_rejected() {
         GkrBackend.setup(&p, VisibilityPolicy::provider()),
         Err(ProgramError::Plan(PlanError::Visibility { .. }))
     ));
+}
+
+#[test]
+fn forged_runtime_product_is_rejected() {
+    // q[2,3,4] @ k[2,4,3] (both run-time) → requant → output; the padded product is committed.
+    let mut b = ProgramBuilder::new();
+    let q = b
+        .input("q", vec![2, 3, 4], Range::new(-20, 20), None)
+        .unwrap();
+    let k = b
+        .input("k", vec![2, 4, 3], Range::new(-20, 20), None)
+        .unwrap();
+    let acc = b.node("mm", Op::MatMul, &[q, k], None).unwrap();
+    let op = Op::Requant {
+        mults: vec![1],
+        axis: None,
+        shift: 2,
+        lo: -128,
+        hi: 127,
+    };
+    let y = b.node("rq", op, &[acc], None).unwrap();
+    b.output(y);
+    let p = b.finish().unwrap();
+    let inputs = vec![
+        Tensor::new(vec![2, 3, 4], (0..24).map(|i| i % 41 - 20).collect()).unwrap(),
+        Tensor::new(vec![2, 4, 3], (0..24).map(|i| (i * 7) % 41 - 20).collect()).unwrap(),
+    ];
+    let (key, st, cols) = honest(&p, &inputs);
+    for name in ["mm/product", "mm"] {
+        let mut c = cols.clone();
+        c[col(&key, name)][4] += 1;
+        assert_rejected(&key, &st, c, name);
+    }
 }

@@ -958,6 +958,71 @@ pub fn wiring(program: &Program, node: &Node) -> Result<NodeLinear, MapError> {
     Ok(NodeLinear { maps, constant })
 }
 
+/// Max-pool taps over NCHW: `taps[j][y]` is the input entry read by output `y` at kernel tap
+/// `j` (row-major over the kernel). A tap that falls on padding repeats the window's first real
+/// entry, which leaves the maximum unchanged (validated programs have one in every window).
+pub fn max_pool_taps(x_shape: &[usize], win: &Window, out_shape: &[usize]) -> Vec<Vec<u32>> {
+    let (h, w) = (x_shape[2], x_shape[3]);
+    let (oh, ow) = (out_shape[2], out_shape[3]);
+    let planes = out_shape[0] * out_shape[1];
+    let k = win.kernel[0] * win.kernel[1];
+    let mut taps = vec![Vec::with_capacity(planes * oh * ow); k];
+    for p in 0..planes {
+        for y in 0..oh {
+            for x in 0..ow {
+                let mut first = None;
+                let mut cur = vec![None; k];
+                for ky in 0..win.kernel[0] {
+                    let iy = tap(y, ky, win.strides[0], win.dilations[0], win.pads[0]);
+                    for kx in 0..win.kernel[1] {
+                        let ix = tap(x, kx, win.strides[1], win.dilations[1], win.pads[1]);
+                        if iy >= 0 && (iy as usize) < h && ix >= 0 && (ix as usize) < w {
+                            let src = (p * h * w + iy as usize * w + ix as usize) as u32;
+                            first.get_or_insert(src);
+                            cur[ky * win.kernel[1] + kx] = Some(src);
+                        }
+                    }
+                }
+                let first = first.unwrap_or(NONE);
+                for (t, c) in taps.iter_mut().zip(cur) {
+                    t.push(c.unwrap_or(first));
+                }
+            }
+        }
+    }
+    taps
+}
+
+/// Reduce-max/min taps: for each position `j` inside the reduced axes (row-major), the input
+/// entry of every output entry (in the interpreter's output order).
+pub fn reduce_taps(x_shape: &[usize], axes: &[usize]) -> Vec<Vec<u32>> {
+    let reduced: Vec<usize> = axes.iter().map(|&a| x_shape[a]).collect();
+    let k = numel(&reduced);
+    let n_out = numel(x_shape) / k.max(1);
+    let mut taps = vec![vec![NONE; n_out]; k];
+    // Output index strides over kept axes; tap index strides over reduced axes.
+    let mut os = vec![0usize; x_shape.len()];
+    let mut ts = vec![0usize; x_shape.len()];
+    let (mut so, mut st) = (1usize, 1usize);
+    for i in (0..x_shape.len()).rev() {
+        if axes.contains(&i) {
+            ts[i] = st;
+            st *= x_shape[i];
+        } else {
+            os[i] = so;
+            so *= x_shape[i];
+        }
+    }
+    let mut flat = 0u32;
+    odometer(x_shape, |idx| {
+        let o: usize = idx.iter().zip(&os).map(|(i, s)| i * s).sum();
+        let t: usize = idx.iter().zip(&ts).map(|(i, s)| i * s).sum();
+        taps[t][o] = flat;
+        flat += 1;
+    });
+    taps
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -90,6 +90,18 @@ pub enum Fill {
         shift: u32,
         part: RequantPart,
     },
+    /// `map(input) + constant`.
+    MappedPlus {
+        map: LinearMap,
+        input: Col,
+        constant: Arc<Vec<i64>>,
+    },
+    /// `max(a, b)` (or min) entrywise.
+    Select { a: Col, b: Col, max: bool },
+    /// `y·y`.
+    Square { y: Col },
+    /// The product of a [`Constraint::Product`].
+    Product { a: Col, b: Col, shape: ProductShape },
     /// `rem = 2^(s+1)·a + b − 2b·y` of a rounded division.
     DivRem { a: Col, b: Col, y: Col, shift: u32 },
     /// Limb `index` of the integer affine expression (non-negative), times `scale`.
@@ -208,6 +220,26 @@ pub enum Constraint {
         products: Vec<(Affine, Affine)>,
         linear: Affine,
     },
+    /// A batched matrix product of two committed (or public) operands in power-of-two layout.
+    Product {
+        node: String,
+        a: Col,
+        b: Col,
+        c: Col,
+        shape: ProductShape,
+    },
+}
+
+/// Shape of a [`Constraint::Product`]: `c[bt, i, j] = Σ_t a[bt, i, t]·b[bt, t, j]` over
+/// power-of-two `m`, `k`, `n` (log sizes here); an operand without batch is shared.
+#[derive(Clone, Copy, Debug)]
+pub struct ProductShape {
+    pub batch: usize,
+    pub m: usize,
+    pub k: usize,
+    pub n: usize,
+    pub a_batched: bool,
+    pub b_batched: bool,
 }
 
 /// A function-table lookup: every `(x[i], y[i])` is an entry of `table`.
@@ -301,6 +333,11 @@ struct Builder<'p> {
     lookups: Vec<Lookup>,
     limbs: Vec<Col>,
     tensor_cols: Vec<Col>,
+}
+
+fn is_identity_select(map: &LinearMap) -> bool {
+    matches!(map, LinearMap::Select { n_in, src }
+        if *n_in == src.len() && src.iter().enumerate().all(|(i, &s)| s as usize == i))
 }
 
 /// Bits needed for values in [0, v].
@@ -570,6 +607,20 @@ impl Builder<'_> {
                 self.clamped_quotient(node, node.inputs[0], vec![1], 0, *lo, *hi)
             }
             Op::DivRound { shift } => self.div_round(node, *shift, &out_shape),
+            Op::Sqrt => self.sqrt(node),
+            Op::GatherDynamic { axis } => self.gather_dynamic(node, *axis),
+            Op::MaxPool { window } => {
+                let taps = maps::max_pool_taps(self.shape(node.inputs[0]), window, &out_shape);
+                self.reduce_taps(node, true, taps)
+            }
+            Op::Reduce {
+                kind: kind @ (ReduceKind::Max | ReduceKind::Min),
+                axes,
+                ..
+            } => {
+                let taps = maps::reduce_taps(self.shape(node.inputs[0]), axes);
+                self.reduce_taps(node, *kind == ReduceKind::Max, taps)
+            }
             Op::Lookup(table) => {
                 let x = self.col(node.inputs[0]);
                 let m = self.aux(
@@ -657,11 +708,11 @@ impl Builder<'_> {
                 n: sb[sb.len() - 1],
                 a: Arc::new(w.to_vec()),
             },
+            (None, None) => return self.runtime_matmul(node),
             _ => {
                 return Err(Self::unsupported(
                     node,
-                    "matmul needs one constant 2-D operand (run-time x run-time products \
-                     are not lowered yet)",
+                    "a constant matmul operand must be 2-D (or both constant)",
                 ))
             }
         };
@@ -681,6 +732,180 @@ impl Builder<'_> {
         let mut coefs = [0i64; 3];
         coefs[var] = 1;
         self.linear_node(node, m, constant, &coefs)
+    }
+
+    /// `a @ b` with both operands computed at run time: both are laid out with power-of-two
+    /// row and column counts (linear selections; skipped when already so), the product is
+    /// proved by a sumcheck ([`Constraint::Product`]), and the output (plus bias) is selected
+    /// back from the padded product.
+    fn runtime_matmul(&mut self, node: &Node) -> Result<(), PlanError> {
+        let (a, b) = (node.inputs[0], node.inputs[1]);
+        let (sa, sb) = (self.shape(a).to_vec(), self.shape(b).to_vec());
+        let out_shape = self.shape(node.output).to_vec();
+        let r = out_shape.len();
+        let (m, k, n) = (out_shape[r - 2], sa[sa.len() - 1], out_shape[r - 1]);
+        let out_batch = &out_shape[..r - 2];
+        let batch: usize = out_batch.iter().product();
+        let (ra, rb) = (self.range(a), self.range(b));
+        let kk = k as i128;
+        let bound = kk * ra.0.abs().max(ra.1.abs()) * rb.0.abs().max(rb.1.abs());
+        Self::check_bound(node, bound)?;
+        let (mp, kp, np) = (
+            m.next_power_of_two(),
+            k.next_power_of_two(),
+            n.next_power_of_two(),
+        );
+        let a_batched = sa.len() > 2;
+        let b_batched = sb.len() > 2;
+        let ca = self.relayout(node, "a", a, &sa, out_batch, a_batched, (m, k), (mp, kp))?;
+        let cb = self.relayout(node, "b", b, &sb, out_batch, b_batched, (k, n), (kp, np))?;
+        let shape = ProductShape {
+            batch,
+            m: mp.trailing_zeros() as usize,
+            k: kp.trailing_zeros() as usize,
+            n: np.trailing_zeros() as usize,
+            a_batched,
+            b_batched,
+        };
+        let out = self.col(node.output);
+        let direct = mp == m && np == n && node.inputs.len() == 2;
+        let c = if direct {
+            out
+        } else {
+            self.aux(
+                node,
+                "product",
+                batch * mp * np,
+                Fill::Product {
+                    a: ca,
+                    b: cb,
+                    shape,
+                },
+            )
+        };
+        self.constraints.push(Constraint::Product {
+            node: node.name.clone(),
+            a: ca,
+            b: cb,
+            c,
+            shape,
+        });
+        if !direct {
+            // out[bt, i, j] = c[bt, i, j] (padded layout) + bias[j].
+            let len: usize = out_shape.iter().product();
+            let src: Vec<u32> = (0..len)
+                .map(|e| {
+                    let (bt, rest) = (e / (m * n), e % (m * n));
+                    ((bt * mp + rest / n) * np + rest % n) as u32
+                })
+                .collect();
+            let map = LinearMap::Select {
+                n_in: batch * mp * np,
+                src,
+            };
+            map.check(&node.name)?;
+            let mut constant = None;
+            let mut inputs = vec![LinearTerm {
+                col: c,
+                coef: F::ONE,
+                map,
+            }];
+            if let Some(&bias) = node.inputs.get(2) {
+                let bmap = maps::broadcast(self.shape(bias), &out_shape);
+                bmap.check(&node.name)?;
+                match self.weight(bias) {
+                    Some(w) => constant = Some(Arc::new(bmap.apply(w))),
+                    None => inputs.push(LinearTerm {
+                        col: self.col(bias),
+                        coef: F::ONE,
+                        map: bmap,
+                    }),
+                }
+            }
+            self.constraints.push(Constraint::Linear {
+                node: node.name.clone(),
+                out,
+                inputs,
+                constant,
+            });
+        }
+        Ok(())
+    }
+
+    /// Operand `id` of shape `[batch.., rows, cols]` as `[batch, rows', cols']` with power-of-two
+    /// `rows'`, `cols'` (zero padded, batch broadcast to `out_batch`), or as `[rows', cols']`
+    /// when unbatched. The operand's own column when the layout is already that.
+    #[allow(clippy::too_many_arguments)]
+    fn relayout(
+        &mut self,
+        node: &Node,
+        what: &str,
+        id: TensorId,
+        shape: &[usize],
+        out_batch: &[usize],
+        batched: bool,
+        (rows, cols): (usize, usize),
+        (rp, cp): (usize, usize),
+    ) -> Result<Col, PlanError> {
+        let own_batch = &shape[..shape.len() - 2];
+        if rows == rp && cols == cp && (!batched || own_batch == out_batch) {
+            return Ok(self.col(id));
+        }
+        let batch: usize = if batched {
+            out_batch.iter().product()
+        } else {
+            1
+        };
+        let bsrc: Vec<u32> = if batched {
+            match maps::broadcast(own_batch, out_batch) {
+                LinearMap::Select { src, .. } => src,
+                _ => return Err(Self::unsupported(node, "batch broadcast")),
+            }
+        } else {
+            vec![0]
+        };
+        let mut src = Vec::with_capacity(batch * rp * cp);
+        for &ob in &bsrc {
+            for i in 0..rp {
+                for j in 0..cp {
+                    src.push(if i < rows && j < cols {
+                        ((ob as usize * rows + i) * cols + j) as u32
+                    } else {
+                        maps::NONE
+                    });
+                }
+            }
+        }
+        let x = self.col(id);
+        let map = LinearMap::Select {
+            n_in: self.columns[x].len,
+            src,
+        };
+        map.check(&node.name)?;
+        if let Some(w) = self.weight(id) {
+            let values = map.apply(w);
+            return Ok(self.fixed(node, what, values));
+        }
+        let c = self.aux(
+            node,
+            what,
+            batch * rp * cp,
+            Fill::Mapped {
+                map: map.clone(),
+                input: x,
+            },
+        );
+        self.constraints.push(Constraint::Linear {
+            node: node.name.clone(),
+            out: c,
+            inputs: vec![LinearTerm {
+                col: x,
+                coef: F::ONE,
+                map,
+            }],
+            constant: None,
+        });
+        Ok(c)
     }
 
     fn mul(&mut self, node: &Node, out_shape: &[usize]) -> Result<(), PlanError> {
@@ -737,24 +962,47 @@ impl Builder<'_> {
         }
     }
 
-    /// `y = max(a, b)` (or min): `y − a ≥ 0`, `y − b ≥ 0` (signs flipped for min) and
-    /// `(y − a)(y − b) = 0`.
+    /// `y = max(a, b)` (or min) for a Binary node.
     fn select(&mut self, node: &Node, max: bool, out_shape: &[usize]) -> Result<(), PlanError> {
         let y = self.col(node.output);
         let len: usize = out_shape.iter().product();
-        let (ylo, yhi) = self.range(node.output);
+        let (a, b) = (node.inputs[0], node.inputs[1]);
+        let ca = self.at_shape(node, a, out_shape)?;
+        let cb = self.at_shape(node, b, out_shape)?;
+        let (ra, rb) = (self.range(a), self.range(b));
+        let ry = self.range(node.output);
+        self.select_cols(node, "", max, len, y, ry, [(ca, ra), (cb, rb)])
+    }
+
+    /// `y = max(a, b)` (or min) on columns: `y − a ≥ 0`, `y − b ≥ 0` (signs flipped for min)
+    /// and `(y − a)(y − b) = 0`.
+    #[allow(clippy::too_many_arguments)]
+    fn select_cols(
+        &mut self,
+        node: &Node,
+        tag: &str,
+        max: bool,
+        len: usize,
+        y: Col,
+        (ylo, yhi): (i128, i128),
+        inputs: [(Col, (i128, i128)); 2],
+    ) -> Result<(), PlanError> {
         let s = if max { 1 } else { -1 };
         let mut diffs = Vec::new();
-        for (k, &id) in node.inputs.iter().enumerate() {
-            let c = self.at_shape(node, id, out_shape)?;
-            let (lo, hi) = self.range(id);
+        for (k, (c, (lo, hi))) in inputs.into_iter().enumerate() {
             let span = if max { yhi - lo } else { hi - ylo };
             Self::check_bound(node, span)?;
             let expr = IntAffine {
                 terms: vec![(s, y), (-s, c)],
                 constant: 0,
             };
-            self.range_check(node, &format!("gap{k}"), expr.clone(), len, bits_for(span));
+            self.range_check(
+                node,
+                &format!("{tag}gap{k}"),
+                expr.clone(),
+                len,
+                bits_for(span),
+            );
             diffs.push(expr.to_affine());
         }
         let (d0, d1) = (diffs.remove(0), diffs.remove(0));
@@ -766,6 +1014,210 @@ impl Builder<'_> {
                 terms: vec![],
                 constant: Const::None,
             },
+        });
+        Ok(())
+    }
+
+    /// The max (or min) over taps: tap `j` of output entry `y` is input entry `taps[j][y]`.
+    /// Each tap becomes a committed column (a linear selection of the input), then a chain of
+    /// pairwise selections ends in the node's output.
+    fn reduce_taps(
+        &mut self,
+        node: &Node,
+        max: bool,
+        taps: Vec<Vec<u32>>,
+    ) -> Result<(), PlanError> {
+        let x_id = node.inputs[0];
+        let x = self.col(x_id);
+        let y = self.col(node.output);
+        let len = self.columns[y].len;
+        let n_in = self.columns[x].len;
+        let r = self.range(x_id);
+        let mut cols = Vec::with_capacity(taps.len());
+        for (j, src) in taps.into_iter().enumerate() {
+            let map = LinearMap::Select { n_in, src };
+            map.check(&node.name)?;
+            if is_identity_select(&map) {
+                cols.push(x);
+                continue;
+            }
+            let c = self.aux(
+                node,
+                &format!("tap{j}"),
+                len,
+                Fill::Mapped {
+                    map: map.clone(),
+                    input: x,
+                },
+            );
+            self.constraints.push(Constraint::Linear {
+                node: node.name.clone(),
+                out: c,
+                inputs: vec![LinearTerm {
+                    col: x,
+                    coef: F::ONE,
+                    map,
+                }],
+                constant: None,
+            });
+            cols.push(c);
+        }
+        if cols.len() == 1 {
+            // One tap: the output is that tap.
+            self.constraints.push(Constraint::Zero {
+                node: node.name.clone(),
+                len,
+                expr: Affine {
+                    terms: vec![(F::ONE, y), (-F::ONE, cols[0])],
+                    constant: Const::None,
+                },
+            });
+            return Ok(());
+        }
+        let mut acc = cols[0];
+        for (j, &c) in cols.iter().enumerate().skip(1) {
+            let out = if j + 1 == cols.len() {
+                y
+            } else {
+                self.aux(
+                    node,
+                    &format!("running{j}"),
+                    len,
+                    Fill::Select { a: acc, b: c, max },
+                )
+            };
+            self.select_cols(
+                node,
+                &format!("step{j}/"),
+                max,
+                len,
+                out,
+                r,
+                [(acc, r), (c, r)],
+            )?;
+            acc = out;
+        }
+        Ok(())
+    }
+
+    /// `y = floor(sqrt(x))`: with `sq = y·y`, `x − sq ≥ 0`, `sq + 2y − x ≥ 0`, `y ≥ 0`.
+    fn sqrt(&mut self, node: &Node) -> Result<(), PlanError> {
+        let x = self.col(node.inputs[0]);
+        let y = self.col(node.output);
+        let len = self.columns[y].len;
+        let (_, xhi) = self.range(node.inputs[0]);
+        let (_, yhi) = self.range(node.output);
+        Self::check_bound(node, xhi)?;
+        let sq = self.aux(node, "square", len, Fill::Square { y });
+        self.constraints.push(Constraint::Quadratic {
+            node: node.name.clone(),
+            len,
+            products: vec![(
+                Affine {
+                    terms: vec![(-F::ONE, y)],
+                    constant: Const::None,
+                },
+                Affine {
+                    terms: vec![(F::ONE, y)],
+                    constant: Const::None,
+                },
+            )],
+            linear: Affine {
+                terms: vec![(F::ONE, sq)],
+                constant: Const::None,
+            },
+        });
+        let bits = bits_for(xhi.max(2 * yhi + 1));
+        for (what, expr) in [
+            (
+                "below",
+                IntAffine {
+                    terms: vec![(1, x), (-1, sq)],
+                    constant: 0,
+                },
+            ),
+            (
+                "above",
+                IntAffine {
+                    terms: vec![(1, sq), (2, y), (-1, x)],
+                    constant: 0,
+                },
+            ),
+            (
+                "sign",
+                IntAffine {
+                    terms: vec![(1, y)],
+                    constant: 0,
+                },
+            ),
+        ] {
+            self.range_check(node, what, expr, len, bits);
+        }
+        Ok(())
+    }
+
+    /// `y[.., d] = data[idx[..], d]` along axis 0 of a constant 2-D table: a lookup of
+    /// `(idx·D + d, y)` in the flattened table.
+    fn gather_dynamic(&mut self, node: &Node, axis: usize) -> Result<(), PlanError> {
+        let (data, idx) = (node.inputs[0], node.inputs[1]);
+        let Some(values) = self.weight(data).map(<[i64]>::to_vec) else {
+            return Err(Self::unsupported(node, "gathering from a run-time tensor"));
+        };
+        let ds = self.shape(data).to_vec();
+        if axis != 0 || ds.len() != 2 {
+            return Err(Self::unsupported(
+                node,
+                "only rows of a constant 2-D table (axis 0)",
+            ));
+        }
+        let d = ds[1];
+        let y = self.col(node.output);
+        let len = self.columns[y].len;
+        let i = self.col(idx);
+        let n_idx = self.columns[i].len;
+        // key[k·D + j] = D·idx[k] + j.
+        let map = LinearMap::Weighted {
+            n_in: n_idx,
+            src: (0..len).map(|e| (e / d) as u32).collect(),
+            coeff: vec![d as i64; len],
+        };
+        map.check(&node.name)?;
+        let constant: Vec<i64> = (0..len).map(|e| (e % d) as i64).collect();
+        let key = self.aux(
+            node,
+            "key",
+            len,
+            Fill::MappedPlus {
+                map: map.clone(),
+                input: i,
+                constant: Arc::new(constant.clone()),
+            },
+        );
+        self.constraints.push(Constraint::Linear {
+            node: node.name.clone(),
+            out: key,
+            inputs: vec![LinearTerm {
+                col: i,
+                coef: F::ONE,
+                map,
+            }],
+            constant: Some(Arc::new(constant)),
+        });
+        let table = Table::Function { lo: 0, values };
+        let m = self.aux(
+            node,
+            "multiplicities",
+            table.len(),
+            Fill::Multiplicities {
+                lookup: Some(self.lookups.len()),
+            },
+        );
+        self.lookups.push(Lookup {
+            node: node.name.clone(),
+            x: key,
+            y,
+            table,
+            multiplicities: m,
         });
         Ok(())
     }

@@ -16,7 +16,7 @@ use p3_field::PrimeCharacteristicRing;
 use rand::TryRng;
 
 use super::maps::LinearMap;
-use super::plan::{Affine, Col, Const, Constraint, Plan, Source, LIMB_BITS};
+use super::plan::{Affine, Col, Const, Constraint, Plan, ProductShape, Source, LIMB_BITS};
 use super::ProgramError;
 use crate::field::{embed, EF, F};
 use crate::logup::{self, LookupClaim, LookupProof, Table};
@@ -120,6 +120,91 @@ fn quadratic_expr(products: usize) -> Expression {
         num_polys: 2 + 2 * products,
         terms,
     }
+}
+
+/// Σ_x P_0(x)·P_1(x)·P_2(x).
+fn product3() -> Expression {
+    Expression {
+        num_polys: 3,
+        terms: vec![(EF::ONE, vec![0, 1, 2])],
+    }
+}
+
+/// The output point of a product split into batch, row and column parts.
+struct ProductSplit {
+    rb: Vec<EF>,
+    ri: Vec<EF>,
+    rj: Vec<EF>,
+}
+
+impl ProductSplit {
+    fn new(shape: &ProductShape, r: &[EF]) -> Self {
+        let bb = num_vars(shape.batch);
+        ProductSplit {
+            rb: r[..bb].to_vec(),
+            ri: r[bb..bb + shape.m].to_vec(),
+            rj: r[bb + shape.m..].to_vec(),
+        }
+    }
+}
+
+/// The points where the sumcheck over (batch, t) leaves claims on a and b.
+fn product_points(shape: &ProductShape, split: &ProductSplit, s: &[EF]) -> (Vec<EF>, Vec<EF>) {
+    let bb = num_vars(shape.batch);
+    let (sb, st) = s.split_at(bb.min(s.len()));
+    let mut pa = Vec::new();
+    if shape.a_batched {
+        pa.extend_from_slice(sb);
+    }
+    pa.extend_from_slice(&split.ri);
+    pa.extend_from_slice(st);
+    let mut pb = Vec::new();
+    if shape.b_batched {
+        pb.extend_from_slice(sb);
+    }
+    pb.extend_from_slice(st);
+    pb.extend_from_slice(&split.rj);
+    (pa, pb)
+}
+
+/// The prover's tables over (batch, t): eq(r_b, ·), a(·, r_i, ·), b(·, ·, r_j); an unbatched
+/// operand is repeated over the batch (its extension does not depend on the batch variables).
+fn product_tables(
+    shape: &ProductShape,
+    r: &[EF],
+    a: &[i64],
+    b: &[i64],
+) -> (Vec<Vec<EF>>, ProductSplit) {
+    let split = ProductSplit::new(shape, r);
+    let (m, k, n) = (1usize << shape.m, 1usize << shape.k, 1usize << shape.n);
+    let nb = 1usize << split.rb.len();
+    let (eb, ei, ej) = (
+        eq_table(&split.rb),
+        eq_table(&split.ri),
+        eq_table(&split.rj),
+    );
+    let mut e = vec![EF::ZERO; nb * k];
+    let mut af = vec![EF::ZERO; nb * k];
+    let mut bf = vec![EF::ZERO; nb * k];
+    let get = |v: &[i64], i: usize| v.get(i).map_or(F::ZERO, |&x| embed(x));
+    for bt in 0..nb {
+        let ab = if shape.a_batched { bt * m * k } else { 0 };
+        let bbase = if shape.b_batched { bt * k * n } else { 0 };
+        for t in 0..k {
+            e[bt * k + t] = eb[bt];
+            let mut acc = EF::ZERO;
+            for (i, &w) in ei.iter().enumerate() {
+                acc += w * get(a, ab + i * k + t);
+            }
+            af[bt * k + t] = acc;
+            let mut acc = EF::ZERO;
+            for (j, &w) in ej.iter().enumerate() {
+                acc += w * get(b, bbase + t * n + j);
+            }
+            bf[bt * k + t] = acc;
+        }
+    }
+    (vec![e, af, bf], split)
 }
 
 /// Both sides' access to column values and messages.
@@ -242,6 +327,31 @@ impl Prover<'_> {
                 if sum != EF::ZERO && self.strict {
                     return Err(ProgramError::witness(node, "a quadratic identity fails"));
                 }
+                self.sumchecks.push(out.proof);
+            }
+            Constraint::Product {
+                node,
+                a,
+                b,
+                c,
+                shape,
+            } => {
+                let bb = num_vars(shape.batch);
+                let r = self.point(bb + shape.m + shape.n);
+                let claimed = self.value(*c, &r)?;
+                let (tables, split) = product_tables(shape, &r, &self.values[*a], &self.values[*b]);
+                let expr = product3();
+                let out = sumcheck::prove(&expr, tables, claimed, self.t)?;
+                let sum = match out.proof.rounds.first() {
+                    Some(g) => g[0] + g[1],
+                    None => expr.evaluate(&out.evals).unwrap_or(EF::ZERO),
+                };
+                if sum != claimed && self.strict {
+                    return Err(ProgramError::witness(node, "a matrix product differs"));
+                }
+                let (pa, pb) = product_points(shape, &split, &out.point);
+                let _ = self.value(*a, &pa)?;
+                let _ = self.value(*b, &pb)?;
                 self.sumchecks.push(out.proof);
             }
             Constraint::Linear {
@@ -561,6 +671,26 @@ impl Verifier<'_> {
                 }
                 if expr.evaluate(&vals) != Some(fin.value) {
                     return Err(ProgramError::rejected(node, "quadratic identity"));
+                }
+            }
+            Constraint::Product {
+                node,
+                a,
+                b,
+                c,
+                shape,
+            } => {
+                let bb = num_vars(shape.batch);
+                let r = self.point(bb + shape.m + shape.n);
+                let claimed = self.value(*c, &r)?;
+                let split = ProductSplit::new(shape, &r);
+                let fin = self.sumcheck(3, bb + shape.k, claimed)?;
+                let (pa, pb) = product_points(shape, &split, &fin.point);
+                let va = self.value(*a, &pa)?;
+                let vb = self.value(*b, &pb)?;
+                let e = eq_eval(&split.rb, &fin.point[..bb]).unwrap_or(EF::ZERO);
+                if e * va * vb != fin.value {
+                    return Err(ProgramError::rejected(node, "matrix product"));
                 }
             }
             Constraint::Linear {

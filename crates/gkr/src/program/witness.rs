@@ -54,6 +54,43 @@ fn compute(
     Ok(match fill {
         Fill::Tensor(id) => tensor(tensors, id.index(), col)?,
         Fill::Mapped { map, input } => map.apply(&done[*input]),
+        Fill::MappedPlus {
+            map,
+            input,
+            constant,
+        } => map
+            .apply(&done[*input])
+            .into_iter()
+            .zip(constant.iter())
+            .map(|(a, b)| a + b)
+            .collect(),
+        Fill::Select { a, b, max } => done[*a]
+            .iter()
+            .zip(&done[*b])
+            .map(|(&x, &y)| if *max { x.max(y) } else { x.min(y) })
+            .collect(),
+        Fill::Square { y } => done[*y].iter().map(|&v| v * v).collect(),
+        Fill::Product { a, b, shape } => {
+            let (m, k, n) = (1usize << shape.m, 1usize << shape.k, 1usize << shape.n);
+            let mut c = vec![0i64; shape.batch * m * n];
+            for bt in 0..shape.batch {
+                let ab = if shape.a_batched { bt * m * k } else { 0 };
+                let bb = if shape.b_batched { bt * k * n } else { 0 };
+                for i in 0..m {
+                    for t in 0..k {
+                        let x = done[*a].get(ab + i * k + t).copied().unwrap_or(0);
+                        if x == 0 {
+                            continue;
+                        }
+                        for j in 0..n {
+                            let y = done[*b].get(bb + t * n + j).copied().unwrap_or(0);
+                            c[(bt * m + i) * n + j] += x * y;
+                        }
+                    }
+                }
+            }
+            c
+        }
         Fill::Requant {
             x,
             mults,
