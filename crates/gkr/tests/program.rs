@@ -286,3 +286,67 @@ fn forged_runtime_product_is_rejected() {
         assert_rejected(&key, &st, c, name);
     }
 }
+
+#[test]
+fn non_integer_quotient_is_rejected() {
+    use p3_field::{Field, PrimeCharacteristicRing};
+    use vouch_gkr::field::{embed, to_signed, F};
+    use vouch_ir::ReduceKind;
+    // x @ w → requant that never clamps → row sums (public). A cheating prover moves one
+    // remainder up and another down by one and the quotients by ∓2^-9 in the field: every
+    // identity and the row sums still hold, only the bound on the quotient catches it.
+    let mut b = ProgramBuilder::new();
+    let x = b.input("x", vec![2, 8], Range::new(-50, 50), None).unwrap();
+    let w = b
+        .weight("w", vec![8, 4], (0..32).map(|i| i % 9 - 4).collect(), None)
+        .unwrap();
+    let acc = b.node("mm", Op::MatMul, &[x, w], None).unwrap();
+    let q = Op::Requant {
+        mults: vec![5],
+        axis: None,
+        shift: 9,
+        lo: -1000,
+        hi: 1000,
+    };
+    let y = b.node("rq", q, &[acc], None).unwrap();
+    let sum = Op::Reduce {
+        kind: ReduceKind::Sum,
+        axes: vec![1],
+        keep_dims: false,
+    };
+    let z = b.node("sum", sum, &[y], None).unwrap();
+    b.output(z);
+    let p = b.finish().unwrap();
+    let inputs =
+        vec![Tensor::new(vec![2, 8], (0..16).map(|i| i * 13 % 101 - 50).collect()).unwrap()];
+    let (key, st, mut cols) = honest(&p, &inputs);
+    let (yc, rc) = (col(&key, "rq"), col(&key, "rq/rem"));
+    let (i, j) = (0, 1);
+    assert!(cols[rc][i] < 511 && cols[rc][j] > 0, "pick other entries");
+    let inv = F::from_u64(1 << 9).inverse();
+    cols[rc][i] += 1;
+    cols[rc][j] -= 1;
+    cols[yc][i] = to_signed(embed(cols[yc][i]) - inv);
+    cols[yc][j] = to_signed(embed(cols[yc][j]) + inv);
+    // Limbs of the remainder follow the new remainder, as a cheating prover would make them.
+    let l0 = col(&key, "rq/rem/limb0");
+    let top = col(&key, "rq/rem/top");
+    for e in [i, j] {
+        let v = cols[rc][e];
+        set_limb(&key, &mut cols, l0, e, v);
+        set_limb(&key, &mut cols, top, e, v << 7);
+    }
+    assert_rejected(&key, &st, cols, "non-integer quotient");
+}
+
+/// Sets entry `e` of limb column `c` as a cheating prover would: in the column, in the range
+/// region that is committed, and in the range multiplicities.
+fn set_limb(key: &GkrKey, cols: &mut [Vec<i64>], c: usize, e: usize, v: i64) {
+    let (region, mults) = key.plan.range.unwrap();
+    let old = cols[c][e];
+    cols[c][e] = v;
+    let at = key.plan.columns[c].loc.unwrap().offset - key.plan.columns[region].loc.unwrap().offset;
+    cols[region][at + e] = v;
+    cols[mults][old as usize] -= 1;
+    cols[mults][v as usize] += 1;
+}

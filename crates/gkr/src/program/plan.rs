@@ -1236,6 +1236,8 @@ impl Builder<'_> {
         let x = self.col(x_id);
         let len = self.columns[y].len;
         let (xlo, xhi) = self.range(x_id);
+        Self::check_bound(node, 1i128 << shift.min(127))?;
+        Self::check_bound(node, (lo as i128).abs().max((hi as i128).abs()))?;
         let h: i128 = if shift == 0 { 0 } else { 1 << (shift - 1) };
         let (mut qlo, mut qhi) = (i128::MAX, i128::MIN);
         for &m in mults.iter() {
@@ -1375,6 +1377,15 @@ impl Builder<'_> {
             ] {
                 self.range_check(node, what, expr, len, bits_for(span));
             }
+        } else {
+            // The identity divides by 2^s in the field: without a bound, another remainder
+            // would give a y that is no integer at all (a huge field element), which later
+            // ops could turn back into integers. y ∈ [qlo, qhi] pins it to the true quotient.
+            let expr = IntAffine {
+                terms: vec![(1, y)],
+                constant: -(qlo as i64),
+            };
+            self.range_check(node, "quotient", expr, len, bits_for(qhi - qlo));
         }
         Ok(())
     }
@@ -1394,6 +1405,8 @@ impl Builder<'_> {
         }
         Self::check_bound(node, alo.abs().max(ahi.abs()) << (shift + 1))?;
         Self::check_bound(node, 2 * bhi)?;
+        let (ylo, yhi) = self.range(node.output);
+        Self::check_bound(node, 2 * bhi * ylo.abs().max(yhi.abs()))?;
         let a = self.at_shape(node, a_id, out_shape)?;
         let b = self.at_shape(node, b_id, out_shape)?;
         let rem = self.aux(node, "rem", len, Fill::DivRem { a, b, y, shift });
@@ -1427,6 +1440,12 @@ impl Builder<'_> {
             len,
             bits,
         );
+        // y is the field quotient of the identity: bounding it makes it the integer quotient.
+        let expr = IntAffine {
+            terms: vec![(1, y)],
+            constant: -(ylo as i64),
+        };
+        self.range_check(node, "quotient", expr, len, bits_for(yhi - ylo));
         self.range_check(
             node,
             "rem_gap",
