@@ -10,15 +10,17 @@ use sha2::{Digest as _, Sha256};
 use vouch::artifact::{CalibrationInfo, KeysDir, ModelMeta, ModelPackage, ProofFile, ProofMeta};
 use vouch_backend::conformance::op_cases;
 use vouch_backend::{Backend, Statement, Visibility, VisibilityPolicy, Witness};
+use vouch_gkr::backend::{GkrBackend, GkrKey};
 use vouch_gkr::committed_matmul::{self, CommittedMatmulClaim};
 use vouch_gkr::committed_range;
 use vouch_gkr::field::{embed, EF};
 use vouch_gkr::logup::{self, LookupClaim, LookupProof, Table};
 use vouch_gkr::matmul::{self, MatmulClaim, MatmulProof, MatmulShape};
 use vouch_gkr::pcs::{TensorCommitment, TensorPcs};
+use vouch_gkr::program::ProgramProof;
 use vouch_gkr::transcript::Transcript;
 use vouch_halo2::{Halo2Backend, Halo2Proof, Halo2VerifyingKey, Srs};
-use vouch_ir::{interp, Program};
+use vouch_ir::{interp, LookupTable, Op, Program, ProgramBuilder, Range, TableFn, Tensor};
 
 /// The conformance case every halo2 fixture proves (as in `crates/halo2/tests/hostile_input.rs`).
 pub const CASE: &str = "Requant/per-channel";
@@ -109,13 +111,16 @@ pub fn vouch() -> &'static VouchFixture {
         let package_bytes = package.to_bytes().expect("package encodes");
         let keys = vouch::prove::setup_keys(&package, POLICY, Srs::InsecureDev).expect("setup");
         let keys_summary_json = serde_json::to_vec_pretty(&keys.summary).expect("summary");
-        let pk = keys.vk.proving_key(&package.program).expect("proving key");
+        // The halo2 key, decoded from the key file as stored (`KeysDir` holds it as bytes
+        // whatever the backend).
+        let vk = Halo2VerifyingKey::decode(&keys.vk_bytes).expect("halo2.vk decodes");
+        let pk = vk.proving_key(&package.program).expect("proving key");
         let (statement, proof) = backend().prove(&pk, &w).expect("prove");
         let proof_file = ProofFile {
             statement,
             proof: proof.bytes,
             meta: ProofMeta {
-                k: keys.vk.info.k,
+                k: vk.info.k,
                 outputs: vec![],
                 vouch_version: "0.1.0".into(),
             },
@@ -325,6 +330,97 @@ pub fn gkr_committed() -> &'static GkrCommittedFixture {
             c_forged,
             weights,
             matmul,
+        }
+    })
+}
+
+/// The program the gkr program fixture proves (as `pipeline()` in `crates/gkr/tests/program.rs`):
+/// x[4,16] @ w[16,8] + b → requant (shift 9, clamp to [-64, 63]) → sigmoid table → output.
+/// Every intermediate is committed: the matmul product, the requant output and remainder, the
+/// table's multiplicities, the range limbs.
+pub fn gkr_pipeline() -> (Program, Vec<Tensor>) {
+    let mut b = ProgramBuilder::new();
+    let x = b
+        .input("x", vec![4, 16], Range::new(-128, 127), None)
+        .unwrap();
+    let wv: Vec<i64> = (0..128).map(|i| (i * 37 % 255) - 127).collect();
+    let w = b.weight("w", vec![16, 8], wv, None).unwrap();
+    let bias = b
+        .weight("b", vec![8], (0..8).map(|i| i * 100 - 400).collect(), None)
+        .unwrap();
+    let acc = b.node("matmul", Op::MatMul, &[x, w, bias], None).unwrap();
+    let q = Op::Requant {
+        mults: vec![3],
+        axis: None,
+        shift: 9,
+        lo: -64,
+        hi: 63,
+    };
+    let y = b.node("requant", q, &[acc], None).unwrap();
+    let t = LookupTable::generate(
+        TableFn::Sigmoid,
+        Range::new(-64, 63),
+        1.0 / 16.0,
+        1.0 / 127.0,
+        Range::new(0, 127),
+    );
+    let z = b.node("sigmoid", Op::Lookup(t), &[y], None).unwrap();
+    b.output(z);
+    let p = b.finish().unwrap();
+    let xs: Vec<i64> = (0..64).map(|i| (i * 53 % 256) - 128).collect();
+    (p, vec![Tensor::new(vec![4, 16], xs).unwrap()])
+}
+
+/// An honest gkr program proof (`gkr_program`) of [`gkr_pipeline`] under [`POLICY`] (the one
+/// policy the gkr backend supports), and a false statement. WHIR openings are randomised, so
+/// another process's honest bytes differ: the check is that no proof is accepted for `forged`.
+pub struct GkrProgramFixture {
+    /// Proving and verifying key (the same for gkr).
+    pub key: GkrKey,
+    pub statement: Statement,
+    /// `ProgramProof::to_bytes` of the honest proof.
+    pub proof: Vec<u8>,
+    /// `statement` with one public output value moved by one, within the output's range.
+    pub forged: Statement,
+}
+
+/// Built once per process.
+pub fn gkr_program() -> &'static GkrProgramFixture {
+    static F: OnceLock<GkrProgramFixture> = OnceLock::new();
+    F.get_or_init(|| {
+        let (program, inputs) = gkr_pipeline();
+        let (key, _) = GkrBackend.setup(&program, POLICY).expect("setup");
+        let w: Witness = interp::run(&program, &inputs)
+            .expect("the pipeline runs")
+            .into();
+        let (statement, proof) = GkrBackend.prove(&key, &w).expect("prove");
+        let proof = proof.to_bytes();
+        let parsed = ProgramProof::from_bytes(&proof).expect("the honest proof decodes");
+        assert_eq!(
+            parsed.to_bytes(),
+            proof,
+            "the honest proof re-encodes to itself"
+        );
+        GkrBackend
+            .verify(&key, &statement, &parsed)
+            .expect("the honest proof verifies");
+        // The output is the last public tensor (inputs come first); move one value by one,
+        // staying inside the tensor's declared range so the statement itself is well-formed.
+        let mut forged = statement.clone();
+        let out = forged.public.last_mut().expect("a public output");
+        let range = program.tensors[out.tensor.index()].range;
+        let v = out.values.iter_mut().next().expect("an output value");
+        *v = if *v < range.hi { *v + 1 } else { *v - 1 };
+        assert!(range.contains(*v));
+        assert!(
+            GkrBackend.verify(&key, &forged, &parsed).is_err(),
+            "the honest proof is rejected for the forged statement"
+        );
+        GkrProgramFixture {
+            key,
+            statement,
+            proof,
+            forged,
         }
     })
 }

@@ -398,9 +398,13 @@ fn malformed_proof_files_exit_2() {
     verify(d, "missing.proof", &f.keys, &[]).input_error(&["missing.proof", "no such file"]);
     // A proof of an unknown backend is a file this build cannot read.
     let mut p = ProofFile::read(Path::new(&f.proof)).unwrap();
+    p.statement.backend = "plonky9".into();
+    let path = write(d, "plonky9.proof", &p.to_bytes().unwrap());
+    verify(d, &path, &f.keys, &[]).input_error(&["plonky9.proof", "backend"]);
+    // One of another backend than the keys' is a proof no check applies to.
     p.statement.backend = "gkr".into();
     let path = write(d, "gkr.proof", &p.to_bytes().unwrap());
-    verify(d, &path, &f.keys, &[]).input_error(&["gkr.proof", "backend"]);
+    verify(d, &path, &f.keys, &[]).input_error(&["gkr.proof", "gkr backend", "halo2 keys"]);
 }
 
 // ----- what the verifier expects ---------------------------------------------------------------

@@ -36,8 +36,9 @@ pub struct GkrKey {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct GkrBackend;
 
-/// The tensors whose values a statement carries: program inputs, then outputs.
-fn public_ids(program: &Program) -> Vec<TensorId> {
+/// The tensors whose values a statement carries, in order: the program's inputs, then its
+/// outputs (each once).
+pub fn public_ids(program: &Program) -> Vec<TensorId> {
     let mut ids = program.inputs.clone();
     ids.extend(
         program

@@ -189,7 +189,17 @@ fn wrong_requant_remainder_is_rejected() {
 fn forged_lookup_multiplicities_are_rejected() {
     let (p, inputs) = pipeline();
     let (key, st, cols) = honest(&p, &inputs);
-    for name in ["sigmoid/multiplicities", "range/multiplicities"] {
+    let ranges: Vec<String> = key
+        .plan
+        .ranges
+        .iter()
+        .map(|r| key.plan.columns[r.multiplicities].name.clone())
+        .collect();
+    assert!(!ranges.is_empty());
+    for name in ["sigmoid/multiplicities"]
+        .into_iter()
+        .chain(ranges.iter().map(String::as_str))
+    {
         let m = col(&key, name);
         let mut c = cols.clone();
         let j = c[m].iter().position(|&v| v > 0).unwrap();
@@ -330,11 +340,9 @@ fn non_integer_quotient_is_rejected() {
     cols[yc][j] = to_signed(embed(cols[yc][j]) + inv);
     // Limbs of the remainder follow the new remainder, as a cheating prover would make them.
     let l0 = col(&key, "rq/rem/limb0");
-    let top = col(&key, "rq/rem/top");
     for e in [i, j] {
         let v = cols[rc][e];
         set_limb(&key, &mut cols, l0, e, v);
-        set_limb(&key, &mut cols, top, e, v << 7);
     }
     assert_rejected(&key, &st, cols, "non-integer quotient");
 }
@@ -342,7 +350,9 @@ fn non_integer_quotient_is_rejected() {
 /// Sets entry `e` of limb column `c` as a cheating prover would: in the column, in the range
 /// region that is committed, and in the range multiplicities.
 fn set_limb(key: &GkrKey, cols: &mut [Vec<i64>], c: usize, e: usize, v: i64) {
-    let (region, mults) = key.plan.range.unwrap();
+    let bits = key.plan.columns[c].region.unwrap();
+    let r = key.plan.ranges.iter().find(|r| r.bits == bits).unwrap();
+    let (region, mults) = (r.region, r.multiplicities);
     let old = cols[c][e];
     cols[c][e] = v;
     let at = key.plan.columns[c].loc.unwrap().offset - key.plan.columns[region].loc.unwrap().offset;

@@ -393,7 +393,7 @@ pub fn predict_vouched(
             "the weights are committed and no commitment is pinned: the proof binds the output to the weights behind the server's commitment; pin the provider's published commitment with --pin-commitment".into(),
         );
     }
-    if keys.vk.info.insecure_setup {
+    if keys.insecure_setup() {
         out.insecure_setup = true;
         out.warnings.push(
             "INSECURE dev setup: the server generated the KZG parameters itself and could forge proofs; this answer convinces no one".into(),

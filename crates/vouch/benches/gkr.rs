@@ -128,6 +128,10 @@ fn one(dir: &std::path::Path, name: &str) {
         }
     };
     let setup_s = t0.elapsed().as_secs_f64();
+    if std::env::var("VOUCH_GKR_PLAN_ONLY").is_ok() {
+        plan_stats(name, &pk.plan);
+        return;
+    }
     let t0 = Instant::now();
     let (st, proof) = backend.prove(&pk, &w).expect("prove");
     let prove_s = t0.elapsed().as_secs_f64();
@@ -162,4 +166,38 @@ fn one(dir: &std::path::Path, name: &str) {
         peak_rss_mb(),
         prove_s * 1e3 / interp_ms.max(1e-6),
     );
+}
+
+/// Where the trace goes (VOUCH_GKR_PLAN_ONLY=1): committed entries by column kind.
+fn plan_stats(name: &str, plan: &vouch::gkr::program::Plan) {
+    use std::collections::BTreeMap;
+    use vouch::gkr::program::plan::Source;
+    let mut by: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    for c in &plan.columns {
+        if !matches!(c.source, Source::Committed) || c.loc.is_none() {
+            continue;
+        }
+        let kind = c.name.rsplit('/').next().unwrap_or("").to_string();
+        let kind = if c.name.contains('/') {
+            kind
+        } else {
+            "activation".into()
+        };
+        let e = by.entry(kind).or_default();
+        e.0 += 1;
+        e.1 += 1usize << c.vars();
+    }
+    println!(
+        "{name}: trace 2^{}, {} constraints",
+        plan.trace_vars,
+        plan.constraints.len()
+    );
+    let mut v: Vec<_> = by.into_iter().collect();
+    v.sort_by_key(|(_, (_, n))| std::cmp::Reverse(*n));
+    for (k, (cols, n)) in v.iter().take(15) {
+        println!(
+            "  {k:>16}: {cols:>6} columns, {:>8.1} M entries (padded)",
+            *n as f64 / 1e6
+        );
+    }
 }

@@ -13,12 +13,17 @@
 //! insecure-setup flag), the backend's proof bytes, metadata JSON (descriptive: circuit size,
 //! output names and scales, Vouch version; not covered by the proof).
 //!
-//! Keys directory (written by `vouch setup`): `halo2.vk`, the verifying key in vouch-halo2's
-//! versioned format (program digest, policy, circuit size, public tensors, SRS digest,
-//! insecure flag, KZG parameters), and `keys.json`, a human-readable summary that also names
-//! the public tensors. `keys.json` records the SHA-256 of `halo2.vk` and both are checked
-//! against each other on reading. Proving keys are not stored: they are derived again from
-//! the model and the verifying key.
+//! Keys directory (written by `vouch setup`): `keys.json`, a human-readable summary that names
+//! the backend, the model, the policy and the public tensors, beside one key file whose
+//! SHA-256 `keys.json` records; both are checked against each other on reading.
+//!
+//! - halo2: `halo2.vk`, the verifying key in vouch-halo2's versioned format (program digest,
+//!   policy, circuit size, public tensors, SRS digest, insecure flag, KZG parameters). Proving
+//!   keys are not stored: they are derived again from the model and the verifying key.
+//! - gkr: `gkr.program`, the model's canonical IR program (its SHA-256 is the model digest).
+//!   gkr has no trusted setup: its key is the program, the policy and the plan lowered from
+//!   them, which every reader derives again (and checks against `keys.json`, including the
+//!   digest of the backend parameters).
 
 use std::io::Write;
 use std::path::Path;
@@ -26,6 +31,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 use vouch_backend::{Role, Statement, Visibility, VisibilityPolicy};
+use vouch_gkr::backend::{GkrBackend, GkrKey};
 use vouch_halo2::Halo2VerifyingKey;
 use vouch_ir::{codec, Digest, Program, TensorId};
 use vouch_onnx::quantize::{AccuracyReport, QuantConfig};
@@ -320,7 +326,7 @@ pub const PROOF_MAGIC: &[u8; 8] = b"VOUCHPRF";
 /// Current proof file format version.
 pub const PROOF_VERSION: u32 = 1;
 /// Backends whose proofs and keys this build reads.
-pub const BACKENDS: &[&str] = &["halo2"];
+pub const BACKENDS: &[&str] = &["halo2", vouch_gkr::backend::BACKEND_NAME];
 
 /// A tensor named in a statement, for people: which role it plays and how to read its values.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -347,7 +353,7 @@ impl TensorSummary {
 /// Descriptive part of a proof file; not covered by the proof.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ProofMeta {
-    /// The circuit has `2^k` rows.
+    /// halo2: the circuit has `2^k` rows; gkr: the committed trace has `2^k` entries.
     pub k: u32,
     /// The model's outputs, named as in the source model.
     pub outputs: Vec<TensorSummary>,
@@ -436,13 +442,35 @@ pub const KEYS_VERSION: u32 = 1;
 pub const KEYS_SUMMARY_FILE: &str = "keys.json";
 /// The halo2 verifying key file of a keys directory.
 pub const HALO2_VK_FILE: &str = "halo2.vk";
+/// The gkr key file of a keys directory: the model's canonical IR program.
+pub const GKR_PROGRAM_FILE: &str = "gkr.program";
 /// The secret blinding of the weights commitment (hashed weights only). It stays with the
 /// prover: verifiers need only `keys.json` and `halo2.vk`.
 pub const WEIGHTS_BLINDING_FILE: &str = "weights.blinding";
 /// Every file a keys directory may hold.
-const KEYS_FILES: &[&str] = &[KEYS_SUMMARY_FILE, HALO2_VK_FILE, WEIGHTS_BLINDING_FILE];
+const KEYS_FILES: &[&str] = &[
+    KEYS_SUMMARY_FILE,
+    HALO2_VK_FILE,
+    GKR_PROGRAM_FILE,
+    WEIGHTS_BLINDING_FILE,
+];
 
-/// `keys.json`: what the keys are for, for people and for checking `halo2.vk` against.
+/// The key file a backend's keys directory holds beside `keys.json`; `None` for a backend
+/// this build does not know.
+pub fn key_file_of(backend: &str) -> Option<&'static str> {
+    match backend {
+        "halo2" => Some(HALO2_VK_FILE),
+        vouch_gkr::backend::BACKEND_NAME => Some(GKR_PROGRAM_FILE),
+        _ => None,
+    }
+}
+
+/// `keys.json`: what the keys are for, for people and for checking the key file against.
+///
+/// The circuit-size fields describe halo2 circuits; for gkr, `k` is log2 of the committed
+/// trace length, `rows` the committed values, `table_rows` the lookup-table entries,
+/// `range_bits` the width of a range-check limb, `lanes` 0, `srs_sha256` empty (not written:
+/// there is no setup) and `params_digest` the digest of the backend parameters.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct KeysSummary {
     /// Always [`KEYS_FORMAT`].
@@ -467,13 +495,19 @@ pub struct KeysSummary {
     pub lanes: u32,
     /// Public tensors in statement order.
     pub public: Vec<TensorSummary>,
-    /// SHA-256 of the SRS file (or of the generated parameters for insecure setups).
+    /// SHA-256 of the SRS file (or of the generated parameters for insecure setups); empty
+    /// (and not written) for gkr, which has no setup.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub srs_sha256: String,
     /// True when the SRS was generated locally: such keys prove nothing to anyone else.
     pub insecure_setup: bool,
+    /// The key file (`halo2.vk` or `gkr.program`), its SHA-256 and its size.
     pub vk_file: String,
     pub vk_sha256: String,
     pub vk_bytes: usize,
+    /// gkr: hex SHA-256 of the backend parameters (every statement carries the same digest).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub params_digest: Option<String>,
     /// The weights commitment every proof made with these keys carries (hashed weights only):
     /// what the prover publishes, and what `verify` requires.
     #[serde(default)]
@@ -481,12 +515,21 @@ pub struct KeysSummary {
     pub vouch_version: String,
 }
 
-/// A keys directory: the verifying key and its summary, plus the prover's secret blinding of
+/// The backend's key a keys directory holds.
+#[derive(Debug)]
+pub enum BackendKey {
+    /// The halo2 verifying key (`halo2.vk`).
+    Halo2(Box<Halo2VerifyingKey>),
+    /// The gkr key (proving and verifying alike), derived from `gkr.program` and the policy.
+    Gkr(Box<GkrKey>),
+}
+
+/// A keys directory: the backend's key and its summary, plus the prover's secret blinding of
 /// the weights commitment when the weights are hashed and the directory holds it.
 pub struct KeysDir {
     pub summary: KeysSummary,
-    pub vk: Halo2VerifyingKey,
-    /// `halo2.vk` as stored.
+    pub key: BackendKey,
+    /// The key file as stored (`halo2.vk` or `gkr.program`).
     pub vk_bytes: Vec<u8>,
     /// Little-endian bytes of the blinding field element (secret).
     pub weights_blinding: Option<[u8; 32]>,
@@ -507,11 +550,44 @@ impl std::fmt::Debug for KeysDir {
 impl KeysDir {
     /// The model the keys are for.
     pub fn digest(&self) -> Digest {
-        self.vk.info.program_digest
+        match &self.key {
+            BackendKey::Halo2(vk) => vk.info.program_digest,
+            BackendKey::Gkr(key) => key.digest,
+        }
     }
 
-    /// Builds a summary-checked keys directory from the files' bytes.
+    /// The visibility policy the keys prove.
+    pub fn policy(&self) -> VisibilityPolicy {
+        match &self.key {
+            BackendKey::Halo2(vk) => vk.info.policy,
+            BackendKey::Gkr(key) => key.policy,
+        }
+    }
+
+    /// Whether the keys come from an insecure (locally generated) setup; never for gkr.
+    pub fn insecure_setup(&self) -> bool {
+        match &self.key {
+            BackendKey::Halo2(vk) => vk.info.insecure_setup,
+            BackendKey::Gkr(_) => false,
+        }
+    }
+
+    /// The name of the key file beside `keys.json`.
+    pub fn key_file(&self) -> &'static str {
+        match &self.key {
+            BackendKey::Halo2(_) => HALO2_VK_FILE,
+            BackendKey::Gkr(_) => GKR_PROGRAM_FILE,
+        }
+    }
+
+    /// Builds a summary-checked keys directory from the bytes of `keys.json` and of the key
+    /// file it names (`halo2.vk` or `gkr.program`).
     pub fn from_parts(summary: &[u8], vk_bytes: Vec<u8>) -> Result<Self, VouchError> {
+        Self::from_summary(Self::parse_summary(summary)?, vk_bytes)
+    }
+
+    /// Parses `keys.json`: its format, version and a backend this build knows.
+    pub fn parse_summary(summary: &[u8]) -> Result<KeysSummary, VouchError> {
         let bad = |what: &str, msg: String| VouchError::Format {
             what: what.into(),
             msg,
@@ -533,55 +609,49 @@ impl KeysDir {
                 ),
             ));
         }
-        if summary.backend != "halo2" {
+        let Some(key_file) = key_file_of(&summary.backend) else {
             return Err(bad(
                 KEYS_SUMMARY_FILE,
                 format!(
-                    "keys for backend '{}', which this build does not know",
-                    summary.backend
+                    "keys for backend '{}', which this build does not know (it reads {})",
+                    summary.backend,
+                    BACKENDS.join(", ")
+                ),
+            ));
+        };
+        if summary.vk_file != key_file {
+            return Err(bad(
+                KEYS_SUMMARY_FILE,
+                format!(
+                    "names the key file '{}'; {} keys keep their key in {key_file}",
+                    summary.vk_file, summary.backend
                 ),
             ));
         }
-        let vk =
-            Halo2VerifyingKey::decode(&vk_bytes).map_err(|e| bad(HALO2_VK_FILE, e.to_string()))?;
+        Ok(summary)
+    }
+
+    /// Checks the key file's bytes against a parsed summary and derives the key.
+    fn from_summary(summary: KeysSummary, vk_bytes: Vec<u8>) -> Result<Self, VouchError> {
+        let bad = |what: &str, msg: String| VouchError::Format {
+            what: what.into(),
+            msg,
+        };
+        let key_file = key_file_of(&summary.backend).unwrap_or(HALO2_VK_FILE);
         let disagree = |field: &str| {
             bad(
                 KEYS_SUMMARY_FILE,
-                format!(
-                    "disagrees with {HALO2_VK_FILE} about the {field}; run `vouch setup` again"
-                ),
+                format!("disagrees with {key_file} about the {field}; run `vouch setup` again"),
             )
         };
         if summary.vk_sha256 != sha256_hex(&vk_bytes) || summary.vk_bytes != vk_bytes.len() {
             return Err(disagree("key's SHA-256"));
         }
-        let info = &vk.info;
-        if summary.model_digest != info.program_digest {
-            return Err(disagree("model digest"));
-        }
-        if summary.policy != info.policy {
-            return Err(disagree("visibility policy"));
-        }
-        if summary.k != info.k
-            || summary.range_bits != info.shape.range_bits
-            || summary.lanes != info.shape.lanes
-        {
-            return Err(disagree("circuit size"));
-        }
-        if summary.insecure_setup != info.insecure_setup {
-            return Err(disagree("insecure-setup flag"));
-        }
-        if summary.srs_sha256 != hex(&info.srs_digest) {
-            return Err(disagree("SRS digest"));
-        }
-        let public: Vec<(TensorId, usize)> =
-            summary.public.iter().map(|t| (t.tensor, t.len())).collect();
-        let key_public: Vec<(TensorId, usize)> =
-            info.public.iter().map(|p| (p.tensor, p.len)).collect();
-        if public != key_public {
-            return Err(disagree("public tensors"));
-        }
-        let hashed_weights = info.policy.weights == Visibility::Hashed;
+        let key = match key_file {
+            HALO2_VK_FILE => BackendKey::Halo2(Box::new(check_halo2_key(&summary, &vk_bytes)?)),
+            _ => BackendKey::Gkr(Box::new(check_gkr_key(&summary, &vk_bytes)?)),
+        };
+        let hashed_weights = summary.policy.weights == Visibility::Hashed;
         match &summary.weights_commitment {
             Some(c) if !hashed_weights || from_hex(c).is_none_or(|b| b.len() != 32) => {
                 return Err(bad(
@@ -600,7 +670,7 @@ impl KeysDir {
         }
         Ok(KeysDir {
             summary,
-            vk,
+            key,
             vk_bytes,
             weights_blinding: None,
         })
@@ -650,9 +720,10 @@ impl KeysDir {
                 msg: "not a keys directory (a file); pass the directory `vouch setup` wrote".into(),
             });
         }
-        let summary = read(KEYS_SUMMARY_FILE)?;
-        let vk = read(HALO2_VK_FILE)?;
-        let mut keys = Self::from_parts(&summary, vk).map_err(|e| e.in_file(dir))?;
+        let summary = Self::parse_summary(&read(KEYS_SUMMARY_FILE)?).map_err(|e| e.in_file(dir))?;
+        let key_file = key_file_of(&summary.backend).unwrap_or(HALO2_VK_FILE);
+        let vk = read(key_file)?;
+        let mut keys = Self::from_summary(summary, vk).map_err(|e| e.in_file(dir))?;
         let blinding = dir.join(WEIGHTS_BLINDING_FILE);
         if keys.summary.weights_commitment.is_some() && blinding.exists() {
             let text = std::fs::read(&blinding).map_err(|e| VouchError::io(&blinding, e))?;
@@ -671,7 +742,7 @@ impl KeysDir {
         summary.push(b'\n');
         let blinding = self.weights_blinding.map(|b| format!("{}\n", hex(&b)));
         let mut files: Vec<(&str, &[u8])> = vec![
-            (HALO2_VK_FILE, &self.vk_bytes),
+            (self.key_file(), &self.vk_bytes),
             (KEYS_SUMMARY_FILE, &summary),
         ];
         if let Some(b) = &blinding {
@@ -679,6 +750,147 @@ impl KeysDir {
         }
         write_new_dir(dir, &files, overwrite)
     }
+}
+
+/// Checks `halo2.vk` against the summary.
+fn check_halo2_key(
+    summary: &KeysSummary,
+    vk_bytes: &[u8],
+) -> Result<Halo2VerifyingKey, VouchError> {
+    let bad = |what: &str, msg: String| VouchError::Format {
+        what: what.into(),
+        msg,
+    };
+    let vk = Halo2VerifyingKey::decode(vk_bytes).map_err(|e| bad(HALO2_VK_FILE, e.to_string()))?;
+    let disagree = |field: &str| {
+        bad(
+            KEYS_SUMMARY_FILE,
+            format!("disagrees with {HALO2_VK_FILE} about the {field}; run `vouch setup` again"),
+        )
+    };
+    let info = &vk.info;
+    if summary.model_digest != info.program_digest {
+        return Err(disagree("model digest"));
+    }
+    if summary.policy != info.policy {
+        return Err(disagree("visibility policy"));
+    }
+    if summary.k != info.k
+        || summary.range_bits != info.shape.range_bits
+        || summary.lanes != info.shape.lanes
+    {
+        return Err(disagree("circuit size"));
+    }
+    if summary.insecure_setup != info.insecure_setup {
+        return Err(disagree("insecure-setup flag"));
+    }
+    if summary.srs_sha256 != hex(&info.srs_digest) {
+        return Err(disagree("SRS digest"));
+    }
+    if summary.params_digest.is_some() {
+        return Err(bad(
+            KEYS_SUMMARY_FILE,
+            "params_digest is for gkr keys; halo2 keys name their SRS in srs_sha256".into(),
+        ));
+    }
+    let public: Vec<(TensorId, usize)> =
+        summary.public.iter().map(|t| (t.tensor, t.len())).collect();
+    let key_public: Vec<(TensorId, usize)> =
+        info.public.iter().map(|p| (p.tensor, p.len)).collect();
+    if public != key_public {
+        return Err(disagree("public tensors"));
+    }
+    Ok(vk)
+}
+
+/// Numbers a gkr key's summary records: `(k, rows, table_rows, range_bits)`, i.e. log2 of the
+/// trace length, committed values, lookup-table entries (function tables and range tables)
+/// and the widest range-check limb.
+pub fn gkr_shape(key: &GkrKey) -> (u32, usize, usize, u32) {
+    let s = key.plan.summary();
+    (
+        s.trace_vars as u32,
+        s.committed,
+        s.table_entries,
+        s.widest_limb_bits,
+    )
+}
+
+/// The tensors a gkr statement carries, in order: the program's inputs, then its outputs
+/// (each once).
+pub fn gkr_public_tensors(program: &Program) -> Vec<TensorId> {
+    vouch_gkr::backend::public_ids(program)
+}
+
+/// Checks `gkr.program` against the summary and derives the key (the plan) from it: the
+/// program must be the summary's model, the policy one gkr proves, the backend parameters this
+/// build's.
+fn check_gkr_key(summary: &KeysSummary, program_bytes: &[u8]) -> Result<GkrKey, VouchError> {
+    use vouch_backend::Backend as _;
+    let bad = |what: &str, msg: String| VouchError::Format {
+        what: what.into(),
+        msg,
+    };
+    let disagree = |field: &str| {
+        bad(
+            KEYS_SUMMARY_FILE,
+            format!("disagrees with {GKR_PROGRAM_FILE} about the {field}; run `vouch setup` again"),
+        )
+    };
+    let program = Program::decode(program_bytes)
+        .map_err(|e| bad(GKR_PROGRAM_FILE, format!("not a Vouch IR program: {e}")))?;
+    if program.digest() != summary.model_digest {
+        return Err(disagree("model digest"));
+    }
+    let params = hex(&vouch_gkr::backend::params_digest());
+    match &summary.params_digest {
+        Some(p) if *p == params => {}
+        Some(p) => {
+            return Err(bad(
+                KEYS_SUMMARY_FILE,
+                format!(
+                    "made for gkr parameters {p}, but this build proves with parameters {params}; run `vouch setup` again"
+                ),
+            ))
+        }
+        None => {
+            return Err(bad(
+                KEYS_SUMMARY_FILE,
+                "gkr keys must record the backend's params_digest".into(),
+            ))
+        }
+    }
+    if summary.insecure_setup || !summary.srs_sha256.is_empty() {
+        return Err(bad(
+            KEYS_SUMMARY_FILE,
+            "gkr has no setup: the insecure_setup flag must be false and no srs_sha256 recorded"
+                .into(),
+        ));
+    }
+    let (_, key) = GkrBackend
+        .setup(&program, summary.policy)
+        .map_err(|e| bad(KEYS_SUMMARY_FILE, format!("policy: {e}")))?;
+    let (k, rows, table_rows, range_bits) = gkr_shape(&key);
+    if (
+        summary.k,
+        summary.rows,
+        summary.table_rows,
+        summary.range_bits,
+        summary.lanes,
+    ) != (k, rows, table_rows, range_bits, 0)
+    {
+        return Err(disagree("trace size"));
+    }
+    let public: Vec<(TensorId, usize)> =
+        summary.public.iter().map(|t| (t.tensor, t.len())).collect();
+    let key_public: Vec<(TensorId, usize)> = gkr_public_tensors(&program)
+        .into_iter()
+        .map(|id| (id, program.info(id).shape.iter().product()))
+        .collect();
+    if public != key_public {
+        return Err(disagree("public tensors"));
+    }
+    Ok(key)
 }
 
 /// The keys directory a path names: the path itself, or the directory of a keys file.

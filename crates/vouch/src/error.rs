@@ -16,6 +16,10 @@ pub enum VouchError {
     Npy(#[from] crate::npy::NpyError),
     #[error(transparent)]
     Halo2(#[from] vouch_halo2::Halo2Error),
+    /// A gkr failure; a policy gkr cannot prove yet is
+    /// `ProgramError::Plan(PlanError::Visibility { .. })`.
+    #[error(transparent)]
+    Gkr(#[from] vouch_gkr::program::ProgramError),
     #[error(transparent)]
     Image(#[from] vouch_image::ImageError),
     #[error(transparent)]

@@ -3,9 +3,11 @@
 //! Zero-knowledge proofs that a computation on private data was done honestly: ML inference on
 //! a committed model, and edits of camera-signed photos. This facade is what applications use.
 //!
-//! **Status:** import, quantization, the reference interpreter and halo2 proving (KZG on BN254)
-//! are in place; hashed (committed) tensors and the gkr backend come next. Keys made with
-//! `Srs::InsecureDev` are for tests and demos only: they prove nothing to anyone else.
+//! **Status:** import, quantization, the reference interpreter, halo2 proving (KZG on BN254,
+//! hashed tensors included) and gkr proving (sumcheck/GKR with WHIR commitments, no trusted
+//! setup; input and output public, weights fixed) are in place; [`prove`] dispatches on the
+//! backend. Keys made with `Srs::InsecureDev` are for tests and demos only: they prove nothing
+//! to anyone else.
 //!
 //! | module | purpose |
 //! |---|---|
@@ -13,6 +15,7 @@
 //! | [`onnx`] | ONNX import, calibration, quantization (re-export of `vouch-onnx`) |
 //! | [`backend`] | statements, the backend trait, the mock backend, the cost model (`vouch-backend`) |
 //! | [`halo2`] | the halo2 backend (re-export of `vouch-halo2`) |
+//! | [`gkr`] | the sumcheck/GKR backend (re-export of `vouch-gkr`) |
 //! | [`model`] | compile / run / eval workflow |
 //! | [`prove`] | setup / prove / verify workflow |
 //! | [`artifact`] | versioned file formats (model packages, proofs, keys directories) |

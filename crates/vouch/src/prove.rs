@@ -1,6 +1,8 @@
 //! The proving workflow: [`setup_keys`] makes keys for a model under a visibility policy,
 //! [`prove`] runs the model on an input and proves the run, [`verify`] checks a proof file
-//! against keys.
+//! against keys. Each dispatches on the backend ([`BackendKind`]): halo2 (KZG on BN254, a
+//! trusted setup, every policy) or gkr (sumcheck/GKR with WHIR commitments, no trusted setup;
+//! today only public inputs and outputs with fixed weights, see [`BackendKind::default_policy`]).
 //!
 //! **Security.** Keys made from [`Srs::InsecureDev`] come from parameters generated on this
 //! machine: whoever ran the generator could forge proofs, so such keys and proofs prove nothing
@@ -16,16 +18,101 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use vouch_backend::{Backend, Role, Statement, Visibility, VisibilityPolicy, Witness};
+use vouch_gkr::backend::GkrBackend;
+use vouch_gkr::program::ProgramProof;
 use vouch_halo2::{native_commitment, plan, Blindings, Halo2Backend, Halo2Error, Halo2Proof, Srs};
 use vouch_ir::{interp, Digest, TensorId, TensorKind};
 use vouch_onnx::quantize::Sample;
 
 use crate::artifact::{
-    from_hex, hex, KeysDir, KeysSummary, ModelPackage, ProofFile, ProofMeta, TensorSummary,
-    HALO2_VK_FILE, KEYS_FORMAT, KEYS_VERSION, WEIGHTS_BLINDING_FILE,
+    from_hex, gkr_public_tensors, gkr_shape, hex, BackendKey, KeysDir, KeysSummary, ModelPackage,
+    ProofFile, ProofMeta, TensorSummary, GKR_PROGRAM_FILE, HALO2_VK_FILE, KEYS_FORMAT,
+    KEYS_VERSION, WEIGHTS_BLINDING_FILE,
 };
 use crate::error::VouchError;
 use crate::model::{output_values, quantize_inputs, OutputValue};
+
+// ----- backends --------------------------------------------------------------------------------
+
+/// The proving backends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BackendKind {
+    /// PLONKish proofs with KZG commitments on BN254: needs KZG parameters (an SRS).
+    Halo2,
+    /// Sumcheck/GKR proofs with hiding WHIR commitments over Goldilocks: no trusted setup.
+    Gkr,
+}
+
+impl BackendKind {
+    pub const ALL: [BackendKind; 2] = [BackendKind::Halo2, BackendKind::Gkr];
+
+    /// The name in statements, keys and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            BackendKind::Halo2 => "halo2",
+            BackendKind::Gkr => vouch_gkr::backend::BACKEND_NAME,
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|b| b.name() == s)
+    }
+
+    /// The policy when none is chosen: [`Preset::Provider`] for halo2; for gkr the only one
+    /// it proves today, input public, weights fixed, output public.
+    pub fn default_policy(self) -> VisibilityPolicy {
+        match self {
+            BackendKind::Halo2 => Preset::Provider.policy(),
+            BackendKind::Gkr => VisibilityPolicy {
+                input: Visibility::Public,
+                weights: Visibility::Fixed,
+                output: Visibility::Public,
+            },
+        }
+    }
+
+    /// The soundness the backend targets, in words; `None` where it is not stated here.
+    pub fn security_level(self) -> Option<String> {
+        match self {
+            BackendKind::Halo2 => None,
+            BackendKind::Gkr => Some(gkr_security_level()),
+        }
+    }
+}
+
+/// gkr's security level, from its constants: WHIR's bits per error term and proof-of-work
+/// bits, and the size of the challenge field of the sumchecks and LogUp.
+pub fn gkr_security_level() -> String {
+    use vouch_gkr::pcs::{POW_BITS, SECURITY_BITS};
+    format!(
+        "~{SECURITY_BITS}-bit (WHIR {SECURITY_BITS} bits per error term, {POW_BITS} PoW bits; sumcheck/LogUp over a 2^{:.0} field)",
+        vouch_gkr::field::ext_field_bits()
+    )
+}
+
+/// What setup needs besides the model and the policy.
+#[derive(Debug)]
+pub enum SetupParams {
+    /// halo2 with these KZG parameters.
+    Halo2(Srs),
+    /// gkr: nothing (no trusted setup).
+    Gkr,
+}
+
+impl SetupParams {
+    pub fn backend(&self) -> BackendKind {
+        match self {
+            SetupParams::Halo2(_) => BackendKind::Halo2,
+            SetupParams::Gkr => BackendKind::Gkr,
+        }
+    }
+}
+
+impl From<Srs> for SetupParams {
+    fn from(srs: Srs) -> Self {
+        SetupParams::Halo2(srs)
+    }
+}
 
 // ----- policies --------------------------------------------------------------------------------
 
@@ -76,8 +163,16 @@ pub struct PolicyChoice {
 }
 
 impl PolicyChoice {
+    /// The policy, from [`Preset::Provider`] when no preset is given.
     pub fn resolve(self) -> VisibilityPolicy {
-        let base = self.preset.unwrap_or(Preset::Provider).policy();
+        self.resolve_for(BackendKind::Halo2)
+    }
+
+    /// The policy, from the backend's [`BackendKind::default_policy`] when no preset is given.
+    pub fn resolve_for(self, backend: BackendKind) -> VisibilityPolicy {
+        let base = self
+            .preset
+            .map_or_else(|| backend.default_policy(), Preset::policy);
         VisibilityPolicy {
             input: self.input.unwrap_or(base.input),
             weights: self.weights.unwrap_or(base.weights),
@@ -131,8 +226,64 @@ pub fn role_name(r: Role) -> &'static str {
 
 // ----- setup -----------------------------------------------------------------------------------
 
-/// Makes halo2 keys for the package's model under `policy`, with KZG parameters from `srs`.
+/// Makes keys for the package's model under `policy`: halo2 keys with KZG parameters from an
+/// [`Srs`] (which converts into [`SetupParams`]), or gkr keys ([`SetupParams::Gkr`]).
+///
+/// A policy gkr cannot prove yet is a [`VouchError::Gkr`] holding
+/// `ProgramError::Plan(PlanError::Visibility { .. })`.
 pub fn setup_keys(
+    pkg: &ModelPackage,
+    policy: VisibilityPolicy,
+    params: impl Into<SetupParams>,
+) -> Result<KeysDir, VouchError> {
+    match params.into() {
+        SetupParams::Halo2(srs) => setup_halo2(pkg, policy, srs),
+        SetupParams::Gkr => setup_gkr(pkg, policy),
+    }
+}
+
+/// gkr keys: the program, the policy and the plan lowered from them.
+fn setup_gkr(pkg: &ModelPackage, policy: VisibilityPolicy) -> Result<KeysDir, VouchError> {
+    let program = &pkg.program;
+    let (_pk, key) = GkrBackend.setup(program, policy)?;
+    let program_bytes = program.encode();
+    let (k, rows, table_rows, range_bits) = gkr_shape(&key);
+    let summary = KeysSummary {
+        format: KEYS_FORMAT.into(),
+        version: KEYS_VERSION,
+        backend: BackendKind::Gkr.name().into(),
+        model_digest: key.digest,
+        model_source: pkg.meta.source.clone(),
+        preset: Preset::of(policy).map(|p| p.name().to_string()),
+        policy,
+        k,
+        rows,
+        table_rows,
+        range_bits,
+        lanes: 0,
+        public: gkr_public_tensors(program)
+            .into_iter()
+            .map(|id| tensor_summary(pkg, id))
+            .collect(),
+        srs_sha256: String::new(),
+        insecure_setup: false,
+        vk_file: GKR_PROGRAM_FILE.into(),
+        vk_sha256: hex(&sha256(&program_bytes)),
+        vk_bytes: program_bytes.len(),
+        params_digest: Some(hex(&vouch_gkr::backend::params_digest())),
+        weights_commitment: None,
+        vouch_version: env!("CARGO_PKG_VERSION").into(),
+    };
+    Ok(KeysDir {
+        summary,
+        key: BackendKey::Gkr(Box::new(key)),
+        vk_bytes: program_bytes,
+        weights_blinding: None,
+    })
+}
+
+/// halo2 keys with KZG parameters from `srs`.
+fn setup_halo2(
     pkg: &ModelPackage,
     policy: VisibilityPolicy,
     srs: Srs,
@@ -155,7 +306,7 @@ pub fn setup_keys(
     let summary = KeysSummary {
         format: KEYS_FORMAT.into(),
         version: KEYS_VERSION,
-        backend: backend_name().into(),
+        backend: BackendKind::Halo2.name().into(),
         model_digest: info.program_digest,
         model_source: pkg.meta.source.clone(),
         preset: Preset::of(policy).map(|p| p.name().to_string()),
@@ -175,12 +326,13 @@ pub fn setup_keys(
         vk_file: HALO2_VK_FILE.into(),
         vk_sha256: hex(&sha256(&vk_bytes)),
         vk_bytes: vk_bytes.len(),
+        params_digest: None,
         weights_commitment,
         vouch_version: env!("CARGO_PKG_VERSION").into(),
     };
     Ok(KeysDir {
         summary,
-        vk,
+        key: BackendKey::Halo2(Box::new(vk)),
         vk_bytes,
         weights_blinding,
     })
@@ -248,10 +400,6 @@ fn setup_error(e: Halo2Error, policy: VisibilityPolicy) -> VouchError {
         )),
         e => e.into(),
     }
-}
-
-fn backend_name() -> &'static str {
-    "halo2"
 }
 
 fn sha256(bytes: &[u8]) -> [u8; 32] {
@@ -353,6 +501,75 @@ pub fn prove_with(
         });
     }
     let program = &pkg.program;
+    // halo2 blindings are checked before anything runs: a keys directory that cannot prove
+    // under its published weights commitment fails at once.
+    let prover = match &keys.key {
+        BackendKey::Halo2(vk) => Prover::Halo2(vk, halo2_blindings(pkg, keys)?),
+        BackendKey::Gkr(key) => Prover::Gkr(key),
+    };
+    on_phase(Phase::Run);
+    let t = Instant::now();
+    let inputs = quantize_inputs(program, sample)?;
+    let trace = interp::run(program, &inputs)?;
+    let outputs = output_values(pkg, &trace);
+    let witness: Witness = trace.into();
+    let run = t.elapsed();
+
+    let (statement, proof, k, proving_key, prove) = match prover {
+        Prover::Halo2(vk, blindings) => {
+            on_phase(Phase::ProvingKey);
+            let t = Instant::now();
+            let pk = vk.proving_key(program)?;
+            let proving_key = t.elapsed();
+
+            on_phase(Phase::Prove);
+            let t = Instant::now();
+            let (statement, proof) = keyed_backend().prove_with(&pk, &witness, &blindings)?;
+            (statement, proof.bytes, vk.info.k, proving_key, t.elapsed())
+        }
+        Prover::Gkr(key) => {
+            // The key was derived from the program when the keys directory was read.
+            on_phase(Phase::Prove);
+            let t = Instant::now();
+            let (statement, proof) = GkrBackend.prove(key, &witness)?;
+            let k = key.plan.trace_vars as u32;
+            (statement, proof.to_bytes(), k, Duration::ZERO, t.elapsed())
+        }
+    };
+
+    let meta = ProofMeta {
+        k,
+        outputs: program
+            .outputs
+            .iter()
+            .map(|&id| tensor_summary(pkg, id))
+            .collect(),
+        vouch_version: env!("CARGO_PKG_VERSION").into(),
+    };
+    Ok(Proved {
+        file: ProofFile {
+            statement,
+            proof,
+            meta,
+        },
+        outputs,
+        timings: ProveTimings {
+            run,
+            proving_key,
+            prove,
+        },
+    })
+}
+
+/// A backend's key, ready to prove.
+enum Prover<'k> {
+    Halo2(&'k vouch_halo2::Halo2VerifyingKey, Blindings),
+    Gkr(&'k vouch_gkr::backend::GkrKey),
+}
+
+/// The blindings of a halo2 proof: fresh for input and output, and for the weights the keys
+/// directory's secret (checked against the published commitment) when the weights are hashed.
+fn halo2_blindings(pkg: &ModelPackage, keys: &KeysDir) -> Result<Blindings, VouchError> {
     let weights = match (&keys.summary.weights_commitment, keys.weights_blinding) {
         (None, _) => random_scalar(),
         (Some(_), None) => {
@@ -376,50 +593,10 @@ pub fn prove_with(
         }
     };
     let scalar = |b: &[u8; 32]| vouch_halo2::field::from_bytes(b).ok_or_else(not_a_scalar);
-    let blindings = Blindings {
+    Ok(Blindings {
         input: scalar(&random_scalar())?,
         weights: scalar(&weights)?,
         output: scalar(&random_scalar())?,
-    };
-    on_phase(Phase::Run);
-    let t = Instant::now();
-    let inputs = quantize_inputs(program, sample)?;
-    let trace = interp::run(program, &inputs)?;
-    let outputs = output_values(pkg, &trace);
-    let witness: Witness = trace.into();
-    let run = t.elapsed();
-
-    on_phase(Phase::ProvingKey);
-    let t = Instant::now();
-    let pk = keys.vk.proving_key(program)?;
-    let proving_key = t.elapsed();
-
-    on_phase(Phase::Prove);
-    let t = Instant::now();
-    let (statement, proof) = keyed_backend().prove_with(&pk, &witness, &blindings)?;
-    let prove = t.elapsed();
-
-    let meta = ProofMeta {
-        k: keys.vk.info.k,
-        outputs: program
-            .outputs
-            .iter()
-            .map(|&id| tensor_summary(pkg, id))
-            .collect(),
-        vouch_version: env!("CARGO_PKG_VERSION").into(),
-    };
-    Ok(Proved {
-        file: ProofFile {
-            statement,
-            proof: proof.bytes,
-            meta,
-        },
-        outputs,
-        timings: ProveTimings {
-            run,
-            proving_key,
-            prove,
-        },
     })
 }
 
@@ -534,7 +711,7 @@ pub fn verify(
     let rejection = check(proof, keys, expected_digest, expected_commitment).err();
     Ok(Verdict {
         statement: s.clone(),
-        insecure_setup: s.insecure_setup || keys.vk.info.insecure_setup,
+        insecure_setup: s.insecure_setup || keys.insecure_setup(),
         rejection,
     })
 }
@@ -547,23 +724,23 @@ fn check(
 ) -> Result<(), Rejection> {
     let s = &proof.statement;
     let reject = |check: Check, reason: String| Err(Rejection { check, reason });
-    let info = &keys.vk.info;
-    if s.program_digest != info.program_digest {
+    let (keys_digest, keys_policy) = (keys.digest(), keys.policy());
+    if s.program_digest != keys_digest {
         return reject(
             Check::Keys,
             format!(
-                "the proof is about model {}, the keys are for model {}",
-                s.program_digest, info.program_digest
+                "the proof is about model {}, the keys are for model {keys_digest}",
+                s.program_digest
             ),
         );
     }
-    if s.visibility != info.policy {
+    if s.visibility != keys_policy {
         return reject(
             Check::Keys,
             format!(
                 "the proof's visibility ({}) differs from the keys' ({})",
                 describe_policy(s.visibility),
-                describe_policy(info.policy)
+                describe_policy(keys_policy)
             ),
         );
     }
@@ -618,17 +795,25 @@ fn check(
             );
         }
     }
-    let backend = keyed_backend();
-    let bytes = Halo2Proof {
-        bytes: proof.proof.clone(),
-    };
     // The verifier must not panic on hostile bytes; should the proving stack do so anyway,
     // the proof is turned down rather than the process brought down.
-    let result = std::panic::catch_unwind(AssertUnwindSafe(|| backend.verify(&keys.vk, s, &bytes)));
+    let result = std::panic::catch_unwind(AssertUnwindSafe(|| match &keys.key {
+        BackendKey::Halo2(vk) => {
+            let bytes = Halo2Proof {
+                bytes: proof.proof.clone(),
+            };
+            keyed_backend().verify(vk, s, &bytes).map_err(|e| match e {
+                Halo2Error::Invalid(reason) => reason,
+                e => e.to_string(),
+            })
+        }
+        BackendKey::Gkr(key) => ProgramProof::from_bytes(&proof.proof)
+            .and_then(|p| GkrBackend.verify(key, s, &p))
+            .map_err(|e| e.to_string()),
+    }));
     match result {
         Ok(Ok(())) => Ok(()),
-        Ok(Err(Halo2Error::Invalid(reason))) => reject(Check::Proof, reason),
-        Ok(Err(e)) => reject(Check::Proof, e.to_string()),
+        Ok(Err(reason)) => reject(Check::Proof, reason),
         Err(_) => reject(
             Check::Proof,
             "the verifier failed on these proof bytes (a bug in the backend); the proof is not accepted"

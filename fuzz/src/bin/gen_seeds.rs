@@ -55,4 +55,14 @@ fn write_seeds() {
     honest("gkr_pcs", &c.opening);
     write("gkr_pcs", "honest-range", &c.range);
     write("gkr_pcs", "honest-matmul", &c.matmul);
+
+    // gkr_program reads its input both as a proof and as `offset (u32 LE) ‖ XOR mask` over
+    // the honest proof: seed both, the mask as a zero (honest) one and a one-bit flip.
+    let p = vouch_fuzz::gkr_program();
+    honest("gkr_program", &p.proof);
+    let mut xor = vec![0u8; 4 + 8];
+    write("gkr_program", "xor-zero", &xor);
+    xor[..4].copy_from_slice(&(p.proof.len() as u32 / 2).to_le_bytes());
+    xor[4] = 1;
+    write("gkr_program", "xor-flip", &xor);
 }

@@ -7,12 +7,13 @@ use std::process::ExitCode;
 use anyhow::Context;
 use serde_json::json;
 use vouch::artifact::{
-    hex, sniff, FileKind, KeysDir, ModelPackage, ProofFile, HALO2_VK_FILE, KEYS_SUMMARY_FILE,
+    hex, sniff, FileKind, KeysDir, ModelPackage, ProofFile, GKR_PROGRAM_FILE, HALO2_VK_FILE,
+    KEYS_SUMMARY_FILE,
 };
 use vouch::halo2::Halo2VerifyingKey;
 use vouch::ir::{Program, TensorKind};
 use vouch::npy;
-use vouch::prove::{describe_policy, role_name};
+use vouch::prove::{describe_policy, role_name, BackendKind};
 
 use crate::cmd::compile::print_report;
 use crate::output::{json as print_json, tensor_json};
@@ -68,6 +69,28 @@ fn scale_text(scale: Option<f64>) -> String {
 
 fn keys_json(keys: &KeysDir) -> serde_json::Value {
     let s = &keys.summary;
+    if let Some(BackendKind::Gkr) = BackendKind::parse(&s.backend) {
+        return json!({
+            "kind": "keys directory",
+            "format_version": s.version,
+            "backend": s.backend,
+            "digest": s.model_digest.hex(),
+            "model_source": s.model_source,
+            "policy": describe_policy(s.policy),
+            "k": s.k,
+            "rows": s.rows,
+            "table_rows": s.table_rows,
+            "range_bits": s.range_bits,
+            "public": s.public.iter().map(tensor_json).collect::<Vec<_>>(),
+            "params_digest": s.params_digest,
+            "security": BackendKind::Gkr.security_level(),
+            "insecure_setup": s.insecure_setup,
+            "vk_file": s.vk_file,
+            "vk_bytes": s.vk_bytes,
+            "vk_sha256": s.vk_sha256,
+            "vouch_version": s.vouch_version,
+        });
+    }
     json!({
         "kind": "keys directory",
         "format_version": s.version,
@@ -133,7 +156,7 @@ fn proof_json(p: &ProofFile) -> serde_json::Value {
         .iter()
         .map(|c| json!({"role": role_name(c.role), "hex": hex(&c.bytes)}))
         .collect();
-    json!({
+    let mut v = json!({
         "kind": "proof",
         "format_version": vouch::artifact::PROOF_VERSION,
         "backend": st.backend,
@@ -147,7 +170,12 @@ fn proof_json(p: &ProofFile) -> serde_json::Value {
         "outputs": p.meta.outputs.iter().map(tensor_json).collect::<Vec<_>>(),
         "vouch_version": p.meta.vouch_version,
         "verified": false,
-    })
+    });
+    if let Some(level) = BackendKind::parse(&st.backend).and_then(BackendKind::security_level) {
+        v["params_digest"] = json!(hex(&st.params_digest));
+        v["security"] = json!(level);
+    }
+    v
 }
 
 /// Text form of a flat summary: scalars as they are, lists and objects as short JSON.
@@ -191,7 +219,8 @@ fn inspect_keys(a: &Args) -> anyhow::Result<ExitCode> {
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     let name = a.file.file_name().and_then(|n| n.to_str());
     if a.file.is_dir() {
-        if !a.file.join(KEYS_SUMMARY_FILE).exists() && !a.file.join(HALO2_VK_FILE).exists() {
+        let has = |f: &str| a.file.join(f).exists();
+        if !has(KEYS_SUMMARY_FILE) && !has(HALO2_VK_FILE) && !has(GKR_PROGRAM_FILE) {
             anyhow::bail!(
                 "cannot read {}: a directory, and not a keys directory (no {KEYS_SUMMARY_FILE})",
                 a.file.display()

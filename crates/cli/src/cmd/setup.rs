@@ -1,20 +1,42 @@
 //! `vouch setup`: proving and verifying keys for a model under a visibility policy.
+//!
+//! halo2 takes its KZG parameters from `--srs` (or `--insecure-dev-setup`). gkr has no
+//! trusted setup (neither flag is accepted) and proves only input public, weights fixed,
+//! output public today; that is its policy when no `--preset` or role flag is given, and any
+//! other policy is refused with the flags to pass.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
+use anyhow::bail;
 use serde_json::json;
-use vouch::artifact::{check_keys_target, ModelPackage, HALO2_VK_FILE};
-use vouch::backend::Visibility;
-use vouch::prove::{describe_policy, setup_keys, visibility_name, PolicyChoice, Preset};
+use vouch::artifact::{check_keys_target, ModelPackage};
+use vouch::backend::{Visibility, VisibilityPolicy};
+use vouch::gkr::program::{PlanError, ProgramError};
+use vouch::prove::{
+    describe_policy, setup_keys, visibility_name, BackendKind, PolicyChoice, Preset, SetupParams,
+};
+use vouch::VouchError;
 
 use crate::output::{json as print_json, tensor_json, INSECURE_WARNING};
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
 pub enum BackendArg {
-    /// PLONKish proofs with KZG commitments on BN254.
+    /// PLONKish proofs with KZG commitments on BN254 (needs --srs or --insecure-dev-setup).
     Halo2,
+    /// Sumcheck/GKR proofs with WHIR commitments: no trusted setup; input public, weights
+    /// fixed, output public only (for now).
+    Gkr,
+}
+
+impl From<BackendArg> for BackendKind {
+    fn from(b: BackendArg) -> Self {
+        match b {
+            BackendArg::Halo2 => BackendKind::Halo2,
+            BackendArg::Gkr => BackendKind::Gkr,
+        }
+    }
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
@@ -49,19 +71,14 @@ impl From<VisArg> for Visibility {
 }
 
 #[derive(clap::Args, Debug)]
-#[command(group(
-    clap::ArgGroup::new("parameters")
-        .required(true)
-        .args(["srs", "insecure_dev_setup"])
-))]
 pub struct Args {
     /// The model package (.vouch).
     model: PathBuf,
     /// Proving backend.
     #[arg(long, value_enum)]
     backend: BackendArg,
-    /// Visibility preset (default provider); --input-vis, --weights-vis and --output-vis
-    /// override single roles.
+    /// Visibility preset (default: provider for halo2; for gkr input public, weights fixed,
+    /// output public); --input-vis, --weights-vis and --output-vis override single roles.
     #[arg(long, value_enum)]
     preset: Option<PresetArg>,
     /// Visibility of the model input.
@@ -87,9 +104,8 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
-    let BackendArg::Halo2 = a.backend;
-    check_keys_target(&a.output, a.force)?;
-    let policy = PolicyChoice {
+    let backend = BackendKind::from(a.backend);
+    let choice = PolicyChoice {
         preset: a.preset.map(|p| match p {
             PresetArg::Provider => Preset::Provider,
             PresetArg::Client => Preset::Client,
@@ -97,12 +113,26 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         input: a.input_vis.map(Into::into),
         weights: a.weights_vis.map(Into::into),
         output: a.output_vis.map(Into::into),
-    }
-    .resolve();
-    let srs = a.params.resolve()?;
+    };
+    let policy = choice.resolve_for(backend);
+    let params = match backend {
+        BackendKind::Halo2 => SetupParams::Halo2(a.params.resolve()?),
+        BackendKind::Gkr => {
+            if a.params.srs.is_some()
+                || a.params.srs_sha256.is_some()
+                || a.params.insecure_dev_setup
+            {
+                bail!(
+                    "--backend gkr has no trusted setup: drop --srs, --srs-sha256 and --insecure-dev-setup (they are for halo2)"
+                );
+            }
+            SetupParams::Gkr
+        }
+    };
+    check_keys_target(&a.output, a.force)?;
     let pkg = ModelPackage::read(&a.model)?;
     let t0 = Instant::now();
-    let keys = setup_keys(&pkg, policy, srs)?;
+    let keys = setup_keys(&pkg, policy, params).map_err(|e| explain_gkr_policy(e, policy))?;
     let setup_ms = t0.elapsed().as_secs_f64() * 1e3;
     keys.write(&a.output, a.force)?;
     let s = &keys.summary;
@@ -124,7 +154,10 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             "lanes": s.lanes,
             "public": s.public.iter().map(tensor_json).collect::<Vec<_>>(),
             "srs_sha256": s.srs_sha256,
+            "params_digest": s.params_digest,
+            "security": backend.security_level(),
             "insecure_setup": s.insecure_setup,
+            "vk_file": s.vk_file,
             "vk_bytes": s.vk_bytes,
             "weights_commitment": s.weights_commitment,
             "setup_ms": setup_ms,
@@ -132,17 +165,60 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     println!(
-        "wrote {} ({HALO2_VK_FILE} {} bytes, keys.json)",
+        "wrote {} ({} {} bytes, keys.json)",
         a.output.display(),
+        s.vk_file,
         s.vk_bytes
     );
     println!("model    {}  ({})", s.model_digest, s.model_source);
     println!("backend  {}", s.backend);
     println!("policy   {}", describe_policy(policy));
+    if backend == BackendKind::Gkr {
+        println!(
+            "trace    2^{} entries: {} committed values, {} lookup-table entries, {}-bit range limbs",
+            s.k, s.rows, s.table_rows, s.range_bits
+        );
+        print_public(s);
+        println!(
+            "setup    none needed: the key is the program ({})",
+            s.vk_file
+        );
+        println!(
+            "params   {}",
+            s.params_digest.as_deref().unwrap_or_default()
+        );
+        if let Some(level) = backend.security_level() {
+            println!("security {level}");
+        }
+        println!("time     {:.2} s", setup_ms / 1e3);
+        return Ok(ExitCode::SUCCESS);
+    }
     println!(
         "circuit  k = {} (2^{} rows of {} lanes): {} gate rows, {} lookup-table rows, {}-bit range table",
         s.k, s.k, s.lanes, s.rows, s.table_rows, s.range_bits
     );
+    print_public(s);
+    match (&a.params.srs, s.insecure_setup) {
+        (_, true) => println!(
+            "srs      INSECURE, generated locally (sha256 {})",
+            s.srs_sha256
+        ),
+        (Some(p), false) => println!("srs      {} (sha256 {})", p.display(), s.srs_sha256),
+        (None, false) => println!("srs      sha256 {}", s.srs_sha256),
+    }
+    if let Some(c) = &s.weights_commitment {
+        println!("weights commitment {c}");
+        println!(
+            "         publish it; every proof made with these keys carries it. {} in the keys\n         directory is its secret blinding: share only {} and keys.json.",
+            vouch::artifact::WEIGHTS_BLINDING_FILE,
+            s.vk_file
+        );
+    }
+    println!("setup    {:.2} s", setup_ms / 1e3);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_public(s: &vouch::artifact::KeysSummary) {
     let public: Vec<String> = s
         .public
         .iter()
@@ -156,21 +232,22 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             public.join(", ")
         }
     );
-    match (&a.params.srs, s.insecure_setup) {
-        (_, true) => println!(
-            "srs      INSECURE, generated locally (sha256 {})",
-            s.srs_sha256
-        ),
-        (Some(p), false) => println!("srs      {} (sha256 {})", p.display(), s.srs_sha256),
-        (None, false) => println!("srs      sha256 {}", s.srs_sha256),
+}
+
+/// A policy gkr refuses, with the flags that choose the one it proves.
+fn explain_gkr_policy(e: VouchError, policy: VisibilityPolicy) -> anyhow::Error {
+    match &e {
+        VouchError::Gkr(ProgramError::Plan(PlanError::Visibility { role, vis, .. })) => {
+            let want = BackendKind::Gkr.default_policy();
+            anyhow::anyhow!(
+                "{e}\n--backend gkr proves only input public, weights fixed, output public today, not {} (--{role}-vis {} is the problem): pass --input-vis {} --weights-vis {} --output-vis {}, or no --preset and no role flags; or use --backend halo2 for this policy",
+                describe_policy(policy),
+                visibility_name(*vis),
+                visibility_name(want.input),
+                visibility_name(want.weights),
+                visibility_name(want.output),
+            )
+        }
+        _ => e.into(),
     }
-    if let Some(c) = &s.weights_commitment {
-        println!("weights commitment {c}");
-        println!(
-            "         publish it; every proof made with these keys carries it. {} in the keys\n         directory is its secret blinding: share only {HALO2_VK_FILE} and keys.json.",
-            vouch::artifact::WEIGHTS_BLINDING_FILE
-        );
-    }
-    println!("setup    {:.2} s", setup_ms / 1e3);
-    Ok(ExitCode::SUCCESS)
 }

@@ -46,7 +46,9 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     let proof = ProofFile::read(&a.proof)?;
     let keys = KeysDir::read(&a.keys)?;
     let t0 = Instant::now();
-    let verdict = verify(&proof, &keys, expected_digest, expected_commitment.as_ref())?;
+    // Errors here are proofs no check applies to (another backend's than the keys').
+    let verdict = verify(&proof, &keys, expected_digest, expected_commitment.as_ref())
+        .with_context(|| a.proof.display().to_string())?;
     let verify_ms = t0.elapsed().as_secs_f64() * 1e3;
     let st = &verdict.statement;
     if verdict.insecure_setup {

@@ -110,11 +110,12 @@ pub enum Fill {
         index: u32,
         scale: i64,
     },
-    /// Multiplicities of lookup `lookup` (index into [`Plan::lookups`]) or of the range region
-    /// (`None`).
-    Multiplicities { lookup: Option<usize> },
-    /// The whole range-check region: its content is the limb columns placed inside it.
-    Region,
+    /// Multiplicities of lookup `lookup` (index into [`Plan::lookups`]).
+    Multiplicities { lookup: usize },
+    /// Multiplicities of the range region of `bits`-bit limbs.
+    RangeMultiplicities { bits: u32 },
+    /// A whole range-check region: its content is the limb columns placed inside it.
+    Region { bits: u32 },
 }
 
 /// What a requantization fill stores.
@@ -145,8 +146,8 @@ pub struct Column {
     pub fill: Option<Fill>,
     /// Set by allocation for committed columns.
     pub loc: Option<Loc>,
-    /// A limb column, placed inside the range region.
-    pub in_region: bool,
+    /// A limb column, placed inside the range region of this many bits.
+    pub region: Option<u32>,
 }
 
 impl Column {
@@ -252,21 +253,67 @@ pub struct Lookup {
     pub multiplicities: Col,
 }
 
+/// All limb columns of one width, checked by one LogUp against [0, 2^bits).
+#[derive(Clone, Copy, Debug)]
+pub struct RangeRegion {
+    pub bits: u32,
+    pub region: Col,
+    pub multiplicities: Col,
+}
+
 /// The lowered program.
 #[derive(Clone, Debug)]
 pub struct Plan {
     pub columns: Vec<Column>,
     pub constraints: Vec<Constraint>,
     pub lookups: Vec<Lookup>,
-    /// The range region (all limb columns) and its multiplicities; `None` without range checks.
-    pub range: Option<(Col, Col)>,
+    /// One range region per limb width in use (16-bit limbs and narrower top limbs).
+    pub ranges: Vec<RangeRegion>,
     /// Column of every IR tensor.
     pub tensor_cols: Vec<Col>,
     /// Variables of the trace vector.
     pub trace_vars: usize,
 }
 
+/// Sizes of a plan, for key summaries and reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PlanSummary {
+    /// log2 of the trace length.
+    pub trace_vars: usize,
+    /// Committed values placed in the trace (range regions counted once, padding excluded).
+    pub committed: usize,
+    /// Entries of every lookup table (function tables and range tables).
+    pub table_entries: usize,
+    /// The widest range-check limb, in bits (0 without range checks).
+    pub widest_limb_bits: u32,
+}
+
 impl Plan {
+    /// Sizes of this plan.
+    pub fn summary(&self) -> PlanSummary {
+        let committed = self
+            .columns
+            .iter()
+            .filter(|c| matches!(c.source, Source::Committed) && c.loc.is_some())
+            .filter(|c| c.region.is_none())
+            .filter(|c| !matches!(c.fill, Some(Fill::Region { .. })))
+            .map(|c| c.len)
+            .sum::<usize>()
+            + self
+                .columns
+                .iter()
+                .filter(|c| c.region.is_some())
+                .map(|c| c.len)
+                .sum::<usize>();
+        PlanSummary {
+            trace_vars: self.trace_vars,
+            committed,
+            table_entries: self.lookups.iter().map(|l| l.table.len()).sum::<usize>()
+                + self.ranges.iter().map(|r| 1usize << r.bits).sum::<usize>(),
+            widest_limb_bits: self.ranges.iter().map(|r| r.bits).max().unwrap_or(0),
+        }
+    }
+
     /// Lowers `program` under `policy`.
     pub fn new(program: &Program, policy: VisibilityPolicy) -> Result<Self, PlanError> {
         check_policy(policy)?;
@@ -361,7 +408,7 @@ impl Builder<'_> {
             source,
             fill,
             loc: None,
-            in_region: false,
+            region: None,
         });
         self.columns.len() - 1
     }
@@ -455,7 +502,9 @@ impl Builder<'_> {
         Ok(out)
     }
 
-    /// Constrains `expr ∈ [0, 2^bits)` with limb columns in the range region.
+    /// Constrains `expr ∈ [0, 2^bits)`: `expr = Σ 2^(16j)·L_j` with 16-bit limbs and a top
+    /// limb of the remaining width, each limb in the range region of its width (so the bound
+    /// is exact).
     fn range_check(&mut self, node: &Node, what: &str, expr: IntAffine, len: usize, bits: u32) {
         if bits == 0 {
             // [0, 1): the expression is zero.
@@ -468,44 +517,23 @@ impl Builder<'_> {
         }
         let limbs = bits.div_ceil(LIMB_BITS);
         let mut decomposition = expr.to_affine();
-        let mut top = 0;
         for index in 0..limbs {
+            let width = (bits - LIMB_BITS * index).min(LIMB_BITS);
             let fill = Fill::Limb {
                 expr: expr.clone(),
                 index,
                 scale: 1,
             };
             let l = self.aux(node, &format!("{what}/limb{index}"), len, fill);
-            self.columns[l].in_region = true;
+            self.columns[l].region = Some(width);
             self.limbs.push(l);
             decomposition.terms.push((-pow2(LIMB_BITS * index), l));
-            top = l;
         }
         self.constraints.push(Constraint::Zero {
             node: node.name.clone(),
             len,
             expr: decomposition,
         });
-        let spare = limbs * LIMB_BITS - bits;
-        if spare > 0 {
-            // The top limb times 2^spare must also be a 16-bit value: top < 2^(bits mod 16).
-            let fill = Fill::Limb {
-                expr,
-                index: limbs - 1,
-                scale: 1 << spare,
-            };
-            let s = self.aux(node, &format!("{what}/top"), len, fill);
-            self.columns[s].in_region = true;
-            self.limbs.push(s);
-            self.constraints.push(Constraint::Zero {
-                node: node.name.clone(),
-                len,
-                expr: Affine {
-                    terms: vec![(pow2(spare), top), (-F::ONE, s)],
-                    constant: Const::None,
-                },
-            });
-        }
     }
 
     fn lower(&mut self, node: &Node) -> Result<(), PlanError> {
@@ -628,7 +656,7 @@ impl Builder<'_> {
                     "multiplicities",
                     table.values.len(),
                     Fill::Multiplicities {
-                        lookup: Some(self.lookups.len()),
+                        lookup: self.lookups.len(),
                     },
                 );
                 self.lookups.push(Lookup {
@@ -1209,7 +1237,7 @@ impl Builder<'_> {
             "multiplicities",
             table.len(),
             Fill::Multiplicities {
-                lookup: Some(self.lookups.len()),
+                lookup: self.lookups.len(),
             },
         );
         self.lookups.push(Lookup {
@@ -1237,7 +1265,6 @@ impl Builder<'_> {
         let len = self.columns[y].len;
         let (xlo, xhi) = self.range(x_id);
         Self::check_bound(node, 1i128 << shift.min(127))?;
-        Self::check_bound(node, (lo as i128).abs().max((hi as i128).abs()))?;
         let h: i128 = if shift == 0 { 0 } else { 1 << (shift - 1) };
         let (mut qlo, mut qhi) = (i128::MAX, i128::MIN);
         for &m in mults.iter() {
@@ -1249,90 +1276,88 @@ impl Builder<'_> {
             }
         }
         let mults = Arc::new(mults);
-        // m·x as a column expression: a scalar coefficient, or a per-entry scaled column.
-        let mx: (F, Col) = if mults.len() == 1 {
-            (embed(mults[0]), x)
+        let (lo128, hi128) = (lo as i128, hi as i128);
+        let clamps = qhi > hi128 || qlo < lo128;
+        let part = |b: &mut Self, needed: bool, what: &str, part: RequantPart| {
+            needed.then(|| {
+                b.aux(
+                    node,
+                    what,
+                    len,
+                    Fill::Requant {
+                        x,
+                        mults: mults.clone(),
+                        shift,
+                        part,
+                    },
+                )
+            })
+        };
+        let rem = part(self, shift > 0, "rem", RequantPart::Remainder);
+        let over = part(self, qhi > hi128, "over", RequantPart::Over { hi });
+        let under = part(self, qlo < lo128, "under", RequantPart::Under { lo });
+        // The identity 2^s·(y + over − under) + rem = m·x + h.
+        if mults.len() == 1 {
+            // Entrywise: y + over − under − 2^−s·(m·x + h − rem) = 0.
+            let inv = pow2(shift).inverse();
+            let mut terms = vec![(F::ONE, y), (-(embed(mults[0]) * inv), x)];
+            terms.extend(rem.map(|c| (inv, c)));
+            terms.extend(over.map(|c| (F::ONE, c)));
+            terms.extend(under.map(|c| (-F::ONE, c)));
+            self.constraints.push(Constraint::Zero {
+                node: node.name.clone(),
+                len,
+                expr: Affine {
+                    terms,
+                    constant: Const::Scalar(-(F::from_u64(h as u64) * inv)),
+                },
+            });
         } else {
+            // Per channel, m is a per-entry weight on x in a linear constraint whose output is
+            // the remainder (or y when nothing is shifted out).
             let shape = self.shape(x_id).to_vec();
             let map = maps::scale(&shape, &shape, &mults, &shape);
             map.check(&node.name)?;
-            let c = self.aux(
-                node,
-                "scaled",
-                len,
-                Fill::Mapped {
-                    map: map.clone(),
-                    input: x,
-                },
-            );
+            let id = || LinearMap::Select {
+                n_in: len,
+                src: (0..len as u32).collect(),
+            };
+            let s2 = pow2(shift);
+            let mut inputs = vec![LinearTerm {
+                col: x,
+                coef: F::ONE,
+                map,
+            }];
+            let (out, yc) = match rem {
+                Some(r) => (r, Some(y)),
+                None => (y, None),
+            };
+            for (col, coef) in [(yc, -s2), (over, -s2), (under, s2)] {
+                if let Some(col) = col {
+                    inputs.push(LinearTerm {
+                        col,
+                        coef,
+                        map: id(),
+                    });
+                }
+            }
             self.constraints.push(Constraint::Linear {
                 node: node.name.clone(),
-                out: c,
-                inputs: vec![LinearTerm {
-                    col: x,
-                    coef: F::ONE,
-                    map,
-                }],
-                constant: None,
+                out,
+                inputs,
+                constant: (h != 0).then(|| Arc::new(vec![h as i64; len])),
             });
-            (F::ONE, c)
-        };
-        let inv = pow2(shift).inverse();
-        // q = 2^-s (m·x + h − rem) and y = q − over + under: y − q + over − under = 0.
-        let mut ident = Affine {
-            terms: vec![(F::ONE, y), (-(mx.0 * inv), mx.1)],
-            constant: Const::Scalar(-(F::from_u64(h as u64) * inv)),
-        };
-        if shift > 0 {
-            let rem = self.aux(
-                node,
-                "rem",
-                len,
-                Fill::Requant {
-                    x,
-                    mults: mults.clone(),
-                    shift,
-                    part: RequantPart::Remainder,
-                },
-            );
-            ident.terms.push((inv, rem));
+        }
+        if let Some(rem) = rem {
             let expr = IntAffine {
                 terms: vec![(1, rem)],
                 constant: 0,
             };
             self.range_check(node, "rem", expr, len, shift);
         }
-        let (lo128, hi128) = (lo as i128, hi as i128);
-        let clamps = qhi > hi128 || qlo < lo128;
-        for (needed, part, what) in [
-            (qhi > hi128, RequantPart::Over { hi }, "over"),
-            (qlo < lo128, RequantPart::Under { lo }, "under"),
-        ] {
-            if !needed {
-                continue;
-            }
-            let c = self.aux(
-                node,
-                what,
-                len,
-                Fill::Requant {
-                    x,
-                    mults: mults.clone(),
-                    shift,
-                    part,
-                },
-            );
-            let (span, sign, bound) = match part {
-                RequantPart::Over { .. } => (qhi - hi128, F::ONE, hi),
-                _ => (lo128 - qlo, -F::ONE, lo),
-            };
-            ident.terms.push((sign, c));
-            let expr = IntAffine {
-                terms: vec![(1, c)],
-                constant: 0,
-            };
-            self.range_check(node, what, expr, len, bits_for(span));
-            // over·(y − hi) = 0, under·(y − lo) = 0.
+        // over·(y − hi) = 0, under·(y − lo) = 0.
+        for (c, bound) in [(over, hi), (under, lo)] {
+            let Some(c) = c else { continue };
             self.constraints.push(Constraint::Quadratic {
                 node: node.name.clone(),
                 len,
@@ -1352,30 +1377,39 @@ impl Builder<'_> {
                 },
             });
         }
-        self.constraints.push(Constraint::Zero {
-            node: node.name.clone(),
-            len,
-            expr: ident,
-        });
+        // over ≥ 0 and under ≥ 0 in one check of their sum: the two products above make one
+        // of them zero (over ≠ 0 forces y = hi, under ≠ 0 forces y = lo, and lo < hi; with
+        // lo = hi, y is pinned by its own bounds below).
+        let gaps: Vec<Col> = over.into_iter().chain(under).collect();
+        if !gaps.is_empty() {
+            let span = (qhi - hi128).max(lo128 - qlo);
+            let expr = IntAffine {
+                terms: gaps.iter().map(|&c| (1, c)).collect(),
+                constant: 0,
+            };
+            self.range_check(node, "clamped", expr, len, bits_for(span));
+        }
         if clamps {
-            let span = hi128 - lo128;
+            // y within the clamp bounds, tightened to the quotient's own range (a bound of
+            // ±2^62 means "no clamp" on that side).
+            let (elo, ehi) = (lo128.max(qlo), hi128.min(qhi));
             for (what, expr) in [
                 (
                     "above_lo",
                     IntAffine {
                         terms: vec![(1, y)],
-                        constant: -lo,
+                        constant: -(elo as i64),
                     },
                 ),
                 (
                     "below_hi",
                     IntAffine {
                         terms: vec![(-1, y)],
-                        constant: hi,
+                        constant: ehi as i64,
                     },
                 ),
             ] {
-                self.range_check(node, what, expr, len, bits_for(span));
+                self.range_check(node, what, expr, len, bits_for(ehi - elo));
             }
         } else {
             // The identity divides by 2^s in the field: without a bound, another remainder
@@ -1461,10 +1495,22 @@ impl Builder<'_> {
 
     /// Places the range region and every committed column in the trace.
     fn finish(mut self) -> Result<Plan, PlanError> {
-        let mut range = None;
-        if !self.limbs.is_empty() {
+        let mut ranges = Vec::new();
+        let mut widths: Vec<u32> = self
+            .limbs
+            .iter()
+            .filter_map(|&c| self.columns[c].region)
+            .collect();
+        widths.sort_unstable();
+        widths.dedup();
+        for bits in widths {
             // Limbs inside the region, largest first (keeps every sub-column aligned).
-            let mut limbs = self.limbs.clone();
+            let mut limbs: Vec<Col> = self
+                .limbs
+                .iter()
+                .copied()
+                .filter(|&c| self.columns[c].region == Some(bits))
+                .collect();
             limbs.sort_by_key(|&c| std::cmp::Reverse(self.columns[c].vars()));
             let mut offset = 0usize;
             for &c in &limbs {
@@ -1473,20 +1519,31 @@ impl Builder<'_> {
                 offset += 1 << vars;
             }
             let len = offset.next_power_of_two();
-            let region = self.column("range/region", len, Source::Committed, Some(Fill::Region));
-            let mults = self.column(
-                "range/multiplicities",
-                1 << LIMB_BITS,
+            let region = self.column(
+                &format!("range{bits}/region"),
+                len,
                 Source::Committed,
-                Some(Fill::Multiplicities { lookup: None }),
+                Some(Fill::Region { bits }),
             );
-            range = Some((region, mults));
+            let multiplicities = self.column(
+                &format!("range{bits}/multiplicities"),
+                1 << bits,
+                Source::Committed,
+                Some(Fill::RangeMultiplicities { bits }),
+            );
+            ranges.push(RangeRegion {
+                bits,
+                region,
+                multiplicities,
+            });
         }
         // Top-level committed columns (the region counts as one), largest first.
         let mut top: Vec<Col> = (0..self.columns.len())
             .filter(|&c| {
                 let col = &self.columns[c];
-                matches!(col.source, Source::Committed) && !col.in_region && col.fill.is_some()
+                matches!(col.source, Source::Committed)
+                    && col.region.is_none()
+                    && col.fill.is_some()
             })
             .collect();
         top.sort_by_key(|&c| std::cmp::Reverse(self.columns[c].vars()));
@@ -1497,11 +1554,13 @@ impl Builder<'_> {
             offset += 1 << vars;
         }
         // Limb locations become absolute.
-        if let Some((region, _)) = range {
-            let base = self.columns[region].loc.map_or(0, |l| l.offset);
+        for r in &ranges {
+            let base = self.columns[r.region].loc.map_or(0, |l| l.offset);
             for &c in &self.limbs {
-                if let Some(l) = self.columns[c].loc.as_mut() {
-                    l.offset += base;
+                if self.columns[c].region == Some(r.bits) {
+                    if let Some(l) = self.columns[c].loc.as_mut() {
+                        l.offset += base;
+                    }
                 }
             }
         }
@@ -1517,7 +1576,7 @@ impl Builder<'_> {
             columns: self.columns,
             constraints: self.constraints,
             lookups: self.lookups,
-            range,
+            ranges,
             tensor_cols: self.tensor_cols,
             trace_vars,
         })

@@ -16,7 +16,7 @@ use p3_field::PrimeCharacteristicRing;
 use rand::TryRng;
 
 use super::maps::LinearMap;
-use super::plan::{Affine, Col, Const, Constraint, Plan, ProductShape, Source, LIMB_BITS};
+use super::plan::{Affine, Col, Const, Constraint, Plan, ProductShape, Source};
 use super::ProgramError;
 use crate::field::{embed, EF, F};
 use crate::logup::{self, LookupClaim, LookupProof, Table};
@@ -51,10 +51,6 @@ const L_TRACE: &[u8] = b"gkr/program/trace";
 const L_POINT: &[u8] = b"gkr/program/point";
 const L_EVAL: &[u8] = b"gkr/program/eval";
 const L_BATCH: &[u8] = b"gkr/program/batch";
-
-fn range_table() -> Table {
-    Table::range(LIMB_BITS)
-}
 
 fn eval_ints(v: &[i64], point: &[EF]) -> EF {
     let f: Vec<F> = v.iter().map(|&x| embed(x)).collect();
@@ -467,7 +463,8 @@ fn prove_columns(
 ) -> Result<ProgramProof, ProgramError> {
     let mut trace = vec![F::ZERO; 1 << plan.trace_vars];
     for (c, col) in plan.columns.iter().enumerate() {
-        if let (Source::Committed, Some(loc), false) = (&col.source, col.loc, col.in_region) {
+        if let (Source::Committed, Some(loc), false) = (&col.source, col.loc, col.region.is_some())
+        {
             for (x, &v) in trace[loc.offset..].iter_mut().zip(&values[c]) {
                 *x = embed(v);
             }
@@ -496,8 +493,8 @@ fn prove_columns(
     for l in &plan.lookups {
         lookups.push(p.lookup(&l.table, &[l.x, l.y], l.multiplicities)?);
     }
-    if let Some((region, mults)) = plan.range {
-        lookups.push(p.lookup(&range_table(), &[region], mults)?);
+    for r in &plan.ranges {
+        lookups.push(p.lookup(&Table::range(r.bits), &[r.region], r.multiplicities)?);
     }
     // Batch every trace claim into one (the points are checked for shape on the way).
     trace_points(plan, &p.claims)?;
@@ -829,11 +826,17 @@ pub fn verify(
     for (i, l) in plan.lookups.iter().enumerate() {
         v.lookup(&l.node, &l.table, &[l.x, l.y], l.multiplicities, i)?;
     }
-    if let Some((region, mults)) = plan.range {
-        let i = plan.lookups.len();
-        v.lookup("range checks", &range_table(), &[region], mults, i)?;
+    for (k, r) in plan.ranges.iter().enumerate() {
+        let i = plan.lookups.len() + k;
+        v.lookup(
+            "range checks",
+            &Table::range(r.bits),
+            &[r.region],
+            r.multiplicities,
+            i,
+        )?;
     }
-    if proof.lookups.len() != plan.lookups.len() + usize::from(plan.range.is_some()) {
+    if proof.lookups.len() != plan.lookups.len() + plan.ranges.len() {
         return Err(ProgramError::Malformed("lookup proof count"));
     }
     let points = trace_points(plan, &v.claims)?;

@@ -139,32 +139,31 @@ fn compute(
             out
         }
         Fill::Multiplicities { lookup } => {
-            let range_table = crate::logup::Table::range(LIMB_BITS);
-            let (table, columns): (_, Vec<&[i64]>) = match lookup {
-                Some(l) => {
-                    let l = &plan.lookups[*l];
-                    (&l.table, vec![&done[l.x][..], &done[l.y][..]])
-                }
-                None => {
-                    let (region, _) = plan.range.ok_or_else(|| ProgramError::Witness {
-                        what: "range multiplicities without a region".into(),
-                    })?;
-                    (&range_table, vec![&done[region][..]])
-                }
-            };
-            crate::logup::multiplicities(table, &columns)
-                .map_err(|e| ProgramError::Witness {
-                    what: format!("{}: {e}", col.name),
-                })?
-                .into_iter()
-                .map(|m| m as i64)
-                .collect()
+            let l = &plan.lookups[*lookup];
+            counts(col, &l.table, &[&done[l.x][..], &done[l.y][..]])?
         }
-        Fill::Region => {
+        Fill::RangeMultiplicities { bits } => {
+            let r = plan
+                .ranges
+                .iter()
+                .find(|r| r.bits == *bits)
+                .ok_or_else(|| ProgramError::Witness {
+                    what: "range multiplicities without a region".into(),
+                })?;
+            counts(
+                col,
+                &crate::logup::Table::range(*bits),
+                &[&done[r.region][..]],
+            )?
+        }
+        Fill::Region { bits } => {
             let base = col.loc.map_or(0, |l| l.offset);
             let mut v = vec![0i64; col.len];
             for (l, limb) in plan.columns.iter().enumerate() {
-                if let (true, Some(loc)) = (limb.in_region, limb.loc) {
+                if let (Some(b), Some(loc)) = (limb.region, limb.loc) {
+                    if b != *bits {
+                        continue;
+                    }
                     let start = loc.offset - base;
                     v[start..start + done[l].len()].copy_from_slice(&done[l]);
                 }
@@ -172,4 +171,18 @@ fn compute(
             v
         }
     })
+}
+
+fn counts(
+    col: &Column,
+    table: &crate::logup::Table,
+    columns: &[&[i64]],
+) -> Result<Vec<i64>, ProgramError> {
+    Ok(crate::logup::multiplicities(table, columns)
+        .map_err(|e| ProgramError::Witness {
+            what: format!("{}: {e}", col.name),
+        })?
+        .into_iter()
+        .map(|m| m as i64)
+        .collect())
 }
