@@ -114,6 +114,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--vouch-preset", choices=["provider", "client", "fixed"], default="provider",
                    help="visibility preset of `vouch setup` (provider: weights hashed, which EZKL's "
                         "--ezkl-param-visibility hashed matches; fixed is cheaper for EZKL)")
+    p.add_argument("--vouch-backend", choices=["halo2", "gkr"], default="halo2",
+                   help="proving backend of `vouch setup`; gkr takes only the fixed preset (input and "
+                        "output public, weights in the key) and needs no SRS")
     return p.parse_args(argv)
 
 
@@ -512,7 +515,8 @@ def run_ezkl(spec: dict, inputs: dict, work: Path, args: argparse.Namespace) -> 
 # --------------------------------------------------------------------------------------------
 
 
-def vouch_commands(vouch: Path, onnx: Path, p: dict, preset: str) -> dict[str, list[str]]:
+def vouch_commands(vouch: Path, onnx: Path, p: dict, preset: str,
+                   backend: str = "halo2") -> dict[str, list[str]]:
     """The exact `vouch` argv of each step: adjust here when the CLI changes.
 
     p holds the paths: cal_npy, input_npy, model (.vouch), keys (folder), proof. run_vouch removes
@@ -524,10 +528,13 @@ def vouch_commands(vouch: Path, onnx: Path, p: dict, preset: str) -> dict[str, l
         # Not a proof: the quantized interpreter's output, for the error when prove is missing.
         "run": [v, "run", str(p["model"]), "--input", str(p["input_npy"]), "--json"],
         # "fixed" = EZKL's default setting: weights in the verifying key, input and output public.
-        "setup": [v, "setup", str(p["model"]), "--backend", "halo2"]
-                 + (["--preset", "provider", "--weights-vis", "fixed"] if preset == "fixed"
-                    else ["--preset", preset])
-                 + ["--insecure-dev-setup", "-o", str(p["keys"]), "--json"],
+        "setup": ([v, "setup", str(p["model"]), "--backend", "gkr", "--input-vis", "public",
+                   "--weights-vis", "fixed", "--output-vis", "public", "-o", str(p["keys"]), "--json"]
+                  if backend == "gkr" else
+                  [v, "setup", str(p["model"]), "--backend", "halo2"]
+                  + (["--preset", "provider", "--weights-vis", "fixed"] if preset == "fixed"
+                     else ["--preset", preset])
+                  + ["--insecure-dev-setup", "-o", str(p["keys"]), "--json"]),
         "prove": [v, "prove", str(p["model"]), "--keys", str(p["keys"]), "--input", str(p["input_npy"]),
                   "-o", str(p["proof"]), "--force", "--json"],
         "verify": [v, "verify", str(p["proof"]), "--keys", str(p["keys"]), "--json"],
@@ -618,7 +625,7 @@ def run_vouch(spec: dict, inputs: dict, work: Path, args: argparse.Namespace, av
     if build_error:
         res["status"] = build_error
         return res
-    cmds = vouch_commands(args.vouch, spec["onnx"], p, args.vouch_preset)
+    cmds = vouch_commands(args.vouch, spec["onnx"], p, args.vouch_preset, args.vouch_backend)
     shutil.rmtree(p["keys"], ignore_errors=True)  # left by an earlier run: setup/prove refuse to overwrite
     p["proof"].unlink(missing_ok=True)
     for name, argv in cmds.items():
@@ -802,7 +809,8 @@ def main(argv: list[str]) -> int:
 
     report = {"started": stamp, "machine": machine_info(), "models_dir": str(models_dir),
               "timeout_s": args.timeout, "order": systems, "ezkl_version": EZKL_VERSION,
-              "ezkl_param_visibility": args.ezkl_param_visibility, "vouch_preset": args.vouch_preset, "rows": []}
+              "ezkl_param_visibility": args.ezkl_param_visibility, "vouch_preset": args.vouch_preset,
+              "vouch_backend": args.vouch_backend, "rows": []}
     for name in models:
         spec = load_model_spec(models_dir, name)
         print(f"== {name} ({spec['onnx'].name}, input {spec['input_shape']})", flush=True)
@@ -824,7 +832,7 @@ def main(argv: list[str]) -> int:
             r["summary"] = summarize(r)
     out.write_text(json.dumps(report, indent=1, default=str))
     print()
-    print(f"EZKL {EZKL_VERSION} (params {args.ezkl_param_visibility}) vs Vouch (preset {args.vouch_preset}), "
+    print(f"EZKL {EZKL_VERSION} (params {args.ezkl_param_visibility}) vs Vouch ({args.vouch_backend}, preset {args.vouch_preset}), "
           f"{machine_info().get('cpus')} CPUs; "
           f"V/E = Vouch / EZKL; EZKL prove s = gen_witness + prove")
     print()

@@ -461,21 +461,15 @@ fn prove_columns(
     t: &mut Transcript,
     strict: bool,
 ) -> Result<ProgramProof, ProgramError> {
-    let mut trace = vec![F::ZERO; 1 << plan.trace_vars];
-    for (c, col) in plan.columns.iter().enumerate() {
-        if let (Source::Committed, Some(loc), false) = (&col.source, col.loc, col.region.is_some())
-        {
-            for (x, &v) in trace[loc.offset..].iter_mut().zip(&values[c]) {
-                *x = embed(v);
-            }
-        }
-    }
+    let trace = trace_vector(plan, &values);
     let pcs = TensorPcs::new(plan.trace_vars)?;
     let mut seed = [0u8; 32];
     rand::rngs::SysRng
         .try_fill_bytes(&mut seed)
         .map_err(|e| ProgramError::Randomness(e.to_string()))?;
     let (commitment, data) = pcs.commit(&trace, seed)?;
+    // Rebuilt at the end: the commitment keeps its own copy meanwhile.
+    drop(trace);
     commitment.absorb(t, L_TRACE);
     let mut p = Prover {
         plan,
@@ -511,12 +505,20 @@ fn prove_columns(
         total += c.value * power;
         power *= rho;
     }
-    let t_ext: Vec<EF> = trace.iter().map(|&x| x.into()).collect();
-    let out = sumcheck::prove(&Expression::product2(), vec![w, t_ext], total, p.t)?;
-    let trace_at = out.evals[1];
+    // The column values are no longer needed once the trace is rebuilt.
+    let trace = trace_vector(plan, &std::mem::take(&mut p.values));
+    let mut batch = BatchProver {
+        vars: plan.trace_vars,
+        w,
+        base: Some(trace),
+        t: Vec::new(),
+    };
+    let (proof, point) = sumcheck::prove_with(&mut batch, total, p.t);
+    let trace_at = batch.t.first().copied().unwrap_or(EF::ZERO);
+    drop(batch);
     p.send(trace_at);
-    p.sumchecks.push(out.proof);
-    let opening = pcs.open(&commitment, data, &[out.point], p.t)?;
+    p.sumchecks.push(proof);
+    let opening = pcs.open(&commitment, data, &[point], p.t)?;
     Ok(ProgramProof {
         commitment,
         evals: p.evals,
@@ -524,6 +526,79 @@ fn prove_columns(
         lookups,
         opening,
     })
+}
+
+/// The trace: every committed column at its place (limbs through their regions).
+fn trace_vector(plan: &Plan, values: &[Vec<i64>]) -> Vec<F> {
+    let mut trace = vec![F::ZERO; 1 << plan.trace_vars];
+    for (c, col) in plan.columns.iter().enumerate() {
+        if let (Source::Committed, Some(loc), false) = (&col.source, col.loc, col.region.is_some())
+        {
+            for (x, &v) in trace[loc.offset..].iter_mut().zip(&values[c]) {
+                *x = embed(v);
+            }
+        }
+    }
+    trace
+}
+
+/// The batching sumcheck Σ_x W(x)·T(x) over the whole trace, keeping T in the base field
+/// until the first challenge (an extension-field copy of the trace would take 3x its memory).
+struct BatchProver {
+    vars: usize,
+    w: Vec<EF>,
+    base: Option<Vec<F>>,
+    t: Vec<EF>,
+}
+
+impl sumcheck::RoundProver for BatchProver {
+    fn degree(&self) -> usize {
+        2
+    }
+    fn num_vars(&self) -> usize {
+        self.vars
+    }
+    fn round(&mut self, _claim: EF) -> Vec<EF> {
+        use rayon::prelude::*;
+        let half = self.w.len() / 2;
+        let (wl, wh) = self.w.split_at(half);
+        let sum = |a: [EF; 3], b: [EF; 3]| [a[0] + b[0], a[1] + b[1], a[2] + b[2]];
+        let term = |w0: EF, w1: EF, t0: EF, t1: EF| {
+            [w0 * t0, w1 * t1, (w1.double() - w0) * (t1.double() - t0)]
+        };
+        let g = match &self.base {
+            Some(b) => {
+                let (tl, th) = b.split_at(half);
+                (0..half)
+                    .into_par_iter()
+                    .map(|i| term(wl[i], wh[i], tl[i].into(), th[i].into()))
+                    .reduce(|| [EF::ZERO; 3], sum)
+            }
+            None => {
+                let (tl, th) = self.t.split_at(half);
+                (0..half)
+                    .into_par_iter()
+                    .map(|i| term(wl[i], wh[i], tl[i], th[i]))
+                    .reduce(|| [EF::ZERO; 3], sum)
+            }
+        };
+        g.to_vec()
+    }
+    fn bind(&mut self, r: EF) {
+        use rayon::prelude::*;
+        self.w = crate::mle::fold(&self.w, r);
+        self.t = match self.base.take() {
+            Some(b) => {
+                let (lo, hi) = b.split_at(b.len() / 2);
+                lo.par_iter()
+                    .zip(hi)
+                    .map(|(&l, &h)| EF::from(l) + r * EF::from(h - l))
+                    .collect()
+            }
+            None => crate::mle::fold(&self.t, r),
+        };
+        self.vars -= 1;
+    }
 }
 
 /// Each claim's point on the whole trace: the column's place (most significant bits) then the
