@@ -20,7 +20,7 @@ use vouch_gkr::pcs::{TensorCommitment, TensorPcs};
 use vouch_gkr::program::ProgramProof;
 use vouch_gkr::transcript::Transcript;
 use vouch_halo2::{Halo2Backend, Halo2Proof, Halo2VerifyingKey, Srs};
-use vouch_ir::{interp, LookupTable, Op, Program, ProgramBuilder, Range, TableFn, Tensor};
+use vouch_ir::{interp, Program, Tensor};
 
 /// The conformance case every halo2 fixture proves (as in `crates/halo2/tests/hostile_input.rs`).
 pub const CASE: &str = "Requant/per-channel";
@@ -334,41 +334,10 @@ pub fn gkr_committed() -> &'static GkrCommittedFixture {
     })
 }
 
-/// The program the gkr program fixture proves (as `pipeline()` in `crates/gkr/tests/program.rs`):
-/// x[4,16] @ w[16,8] + b → requant (shift 9, clamp to [-64, 63]) → sigmoid table → output.
-/// Every intermediate is committed: the matmul product, the requant output and remainder, the
-/// table's multiplicities, the range limbs.
+/// The shared soundness fixture program (`vouch_backend::conformance::pipeline`).
 pub fn gkr_pipeline() -> (Program, Vec<Tensor>) {
-    let mut b = ProgramBuilder::new();
-    let x = b
-        .input("x", vec![4, 16], Range::new(-128, 127), None)
-        .unwrap();
-    let wv: Vec<i64> = (0..128).map(|i| (i * 37 % 255) - 127).collect();
-    let w = b.weight("w", vec![16, 8], wv, None).unwrap();
-    let bias = b
-        .weight("b", vec![8], (0..8).map(|i| i * 100 - 400).collect(), None)
-        .unwrap();
-    let acc = b.node("matmul", Op::MatMul, &[x, w, bias], None).unwrap();
-    let q = Op::Requant {
-        mults: vec![3],
-        axis: None,
-        shift: 9,
-        lo: -64,
-        hi: 63,
-    };
-    let y = b.node("requant", q, &[acc], None).unwrap();
-    let t = LookupTable::generate(
-        TableFn::Sigmoid,
-        Range::new(-64, 63),
-        1.0 / 16.0,
-        1.0 / 127.0,
-        Range::new(0, 127),
-    );
-    let z = b.node("sigmoid", Op::Lookup(t), &[y], None).unwrap();
-    b.output(z);
-    let p = b.finish().unwrap();
-    let xs: Vec<i64> = (0..64).map(|i| (i * 53 % 256) - 128).collect();
-    (p, vec![Tensor::new(vec![4, 16], xs).unwrap()])
+    let case = vouch_backend::conformance::pipeline().unwrap();
+    (case.program, case.inputs)
 }
 
 /// An honest gkr program proof (`gkr_program`) of [`gkr_pipeline`] under [`POLICY`] (the one

@@ -8,6 +8,42 @@ use vouch_ir::{
     TensorId, Window,
 };
 
+/// A three-op pipeline whose intermediates are all run-time tensors: x[4,16] @ w[16,8] + b
+/// (named `matmul`) → requant by 3 >> 9 clamped to [−64, 63] (`requant`, it clamps) → a
+/// sigmoid table (`sigmoid`, the output). Backends' cheating-prover tests and fuzzers tamper
+/// with its intermediate columns by these names.
+pub fn pipeline() -> R<OpCase> {
+    let mut b = ProgramBuilder::new();
+    let x = b.input("x", vec![4, 16], Range::new(-128, 127), None)?;
+    let wv: Vec<i64> = (0..128).map(|i| (i * 37 % 255) - 127).collect();
+    let w = b.weight("w", vec![16, 8], wv, None)?;
+    let bias = b.weight("b", vec![8], (0..8).map(|i| i * 100 - 400).collect(), None)?;
+    let acc = b.node("matmul", Op::MatMul, &[x, w, bias], None)?;
+    let q = Op::Requant {
+        mults: vec![3],
+        axis: None,
+        shift: 9,
+        lo: -64,
+        hi: 63,
+    };
+    let y = b.node("requant", q, &[acc], None)?;
+    let t = LookupTable::generate(
+        TableFn::Sigmoid,
+        Range::new(-64, 63),
+        1.0 / 16.0,
+        1.0 / 127.0,
+        Range::new(0, 127),
+    );
+    let z = b.node("sigmoid", Op::Lookup(t), &[y], None)?;
+    b.output(z);
+    let xs: Vec<i64> = (0..64).map(|i| (i * 53 % 256) - 128).collect();
+    Ok(OpCase {
+        name: "pipeline/matmul-requant-sigmoid".into(),
+        program: b.finish()?,
+        inputs: vec![Tensor::new(vec![4, 16], xs)?],
+    })
+}
+
 /// One program with inputs.
 #[derive(Clone, Debug)]
 pub struct OpCase {

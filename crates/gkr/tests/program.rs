@@ -86,42 +86,14 @@ use vouch_backend::Statement;
 use vouch_gkr::backend::GkrKey;
 use vouch_gkr::program::{protocol, witness};
 use vouch_gkr::transcript::Transcript;
-use vouch_ir::{LookupTable, Op, Program, ProgramBuilder, Range, TableFn, Tensor};
+use vouch_ir::{Op, Program, ProgramBuilder, Range, Tensor};
 
-/// x[4,16] @ w[16,8] + b → requant (shift 7, clamp to int8) → sigmoid table → output.
-/// Every intermediate is committed: the matmul product, the requant output and remainder, the
+/// The shared pipeline (matmul + bias → clamping requant → sigmoid table): every
+/// intermediate is committed, the matmul product, the requant output and remainder, the
 /// table's multiplicities, the range limbs.
 fn pipeline() -> (Program, Vec<Tensor>) {
-    let mut b = ProgramBuilder::new();
-    let x = b
-        .input("x", vec![4, 16], Range::new(-128, 127), None)
-        .unwrap();
-    let wv: Vec<i64> = (0..128).map(|i| (i * 37 % 255) - 127).collect();
-    let w = b.weight("w", vec![16, 8], wv, None).unwrap();
-    let bias = b
-        .weight("b", vec![8], (0..8).map(|i| i * 100 - 400).collect(), None)
-        .unwrap();
-    let acc = b.node("matmul", Op::MatMul, &[x, w, bias], None).unwrap();
-    let q = Op::Requant {
-        mults: vec![3],
-        axis: None,
-        shift: 9,
-        lo: -64,
-        hi: 63,
-    };
-    let y = b.node("requant", q, &[acc], None).unwrap();
-    let t = LookupTable::generate(
-        TableFn::Sigmoid,
-        Range::new(-64, 63),
-        1.0 / 16.0,
-        1.0 / 127.0,
-        Range::new(0, 127),
-    );
-    let z = b.node("sigmoid", Op::Lookup(t), &[y], None).unwrap();
-    b.output(z);
-    let p = b.finish().unwrap();
-    let xs: Vec<i64> = (0..64).map(|i| (i * 53 % 256) - 128).collect();
-    (p, vec![Tensor::new(vec![4, 16], xs).unwrap()])
+    let case = vouch_backend::conformance::pipeline().unwrap();
+    (case.program, case.inputs)
 }
 
 fn honest(p: &Program, inputs: &[Tensor]) -> (GkrKey, Statement, Vec<Vec<i64>>) {

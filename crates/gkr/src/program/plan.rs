@@ -418,6 +418,26 @@ impl Builder<'_> {
         self.column(&name, len, Source::Committed, Some(fill))
     }
 
+    /// A committed column `map(input)`, with the linear constraint that makes it so.
+    fn mapped(&mut self, node: &Node, what: &str, len: usize, map: LinearMap, input: Col) -> Col {
+        let fill = Fill::Mapped {
+            map: map.clone(),
+            input,
+        };
+        let out = self.aux(node, what, len, fill);
+        self.constraints.push(Constraint::Linear {
+            node: node.name.clone(),
+            out,
+            inputs: vec![LinearTerm {
+                col: input,
+                coef: F::ONE,
+                map,
+            }],
+            constant: None,
+        });
+        out
+    }
+
     fn fixed(&mut self, node: &Node, what: &str, values: Vec<i64>) -> Col {
         let name = format!("{}/{what}", node.name);
         let len = values.len();
@@ -480,26 +500,7 @@ impl Builder<'_> {
             return Ok(self.fixed(node, "broadcast", values));
         }
         let input = self.col(id);
-        let out = self.aux(
-            node,
-            "broadcast",
-            len,
-            Fill::Mapped {
-                map: map.clone(),
-                input,
-            },
-        );
-        self.constraints.push(Constraint::Linear {
-            node: node.name.clone(),
-            out,
-            inputs: vec![LinearTerm {
-                col: input,
-                coef: F::ONE,
-                map,
-            }],
-            constant: None,
-        });
-        Ok(out)
+        Ok(self.mapped(node, "broadcast", len, map, input))
     }
 
     /// Constrains `expr ∈ [0, 2^bits)`: `expr = Σ 2^(16j)·L_j` with 16-bit limbs and a top
@@ -914,25 +915,7 @@ impl Builder<'_> {
             let values = map.apply(w);
             return Ok(self.fixed(node, what, values));
         }
-        let c = self.aux(
-            node,
-            what,
-            batch * rp * cp,
-            Fill::Mapped {
-                map: map.clone(),
-                input: x,
-            },
-        );
-        self.constraints.push(Constraint::Linear {
-            node: node.name.clone(),
-            out: c,
-            inputs: vec![LinearTerm {
-                col: x,
-                coef: F::ONE,
-                map,
-            }],
-            constant: None,
-        });
+        let c = self.mapped(node, what, batch * rp * cp, map, x);
         Ok(c)
     }
 
@@ -1069,25 +1052,7 @@ impl Builder<'_> {
                 cols.push(x);
                 continue;
             }
-            let c = self.aux(
-                node,
-                &format!("tap{j}"),
-                len,
-                Fill::Mapped {
-                    map: map.clone(),
-                    input: x,
-                },
-            );
-            self.constraints.push(Constraint::Linear {
-                node: node.name.clone(),
-                out: c,
-                inputs: vec![LinearTerm {
-                    col: x,
-                    coef: F::ONE,
-                    map,
-                }],
-                constant: None,
-            });
+            let c = self.mapped(node, &format!("tap{j}"), len, map, x);
             cols.push(c);
         }
         if cols.len() == 1 {
