@@ -1154,3 +1154,41 @@ fn load_test_small() {
 fn load_test_full() {
     load(200, 16, 32, 1);
 }
+
+#[test]
+fn serves_gkr_proofs_that_the_client_verifies() {
+    let f = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("gkr-keys").display().to_string();
+    vouch(
+        dir.path(),
+        &["setup", &f.model, "--backend", "gkr", "-o", &keys],
+    )
+    .ok();
+    let server = Server::start(&f.model, &keys, &dir.path().join("jobs.db"), &[]);
+    let url = server.url.clone();
+    let m = get(&format!("{url}/v1/model")).json();
+    assert_eq!(m["backend"], "gkr");
+    assert_eq!(m["insecure_setup"], false);
+    let r = agent().get(&format!("{url}/v1/model/vk")).call().unwrap();
+    let disposition = r
+        .headers()
+        .get("content-disposition")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(disposition.contains("gkr.program"), "{disposition}");
+    let served = r.into_body().read_to_vec().unwrap();
+    assert_eq!(
+        served,
+        std::fs::read(Path::new(&keys).join("gkr.program")).unwrap()
+    );
+    let out = client_predict(dir.path(), &url, &["--pin-digest", &f.digest, "--json"]);
+    let j = out.json();
+    assert_eq!(j["vouched"], true, "{j}\n{}", server.stderr());
+    assert_eq!(
+        j["outcome"]["outputs"][0]["quantized"],
+        f.run["outputs"][0]["quantized"]
+    );
+}

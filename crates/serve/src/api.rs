@@ -296,13 +296,12 @@ async fn model(State(s): State<AppState>) -> Json<crate::wire::ModelInfo> {
 }
 
 async fn model_vk(State(s): State<AppState>) -> Response {
+    // The key file of the keys' backend (`halo2.vk`, or `gkr.program` for gkr).
+    let name = format!("attachment; filename=\"{}\"", s.model.key_file());
     (
         [
-            (header::CONTENT_TYPE, "application/octet-stream"),
-            (
-                header::CONTENT_DISPOSITION,
-                "attachment; filename=\"halo2.vk\"",
-            ),
+            (header::CONTENT_TYPE, "application/octet-stream".to_string()),
+            (header::CONTENT_DISPOSITION, name),
         ],
         s.model.vk_bytes().to_vec(),
     )

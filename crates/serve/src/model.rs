@@ -88,9 +88,14 @@ impl ServedModel {
         })
     }
 
-    /// The verifying key file (`halo2.vk`).
+    /// The verifying key file (`halo2.vk`, or `gkr.program` for gkr keys).
     pub fn vk_bytes(&self) -> &[u8] {
         &self.keys.vk_bytes
+    }
+
+    /// The key file's name in a keys directory.
+    pub fn key_file(&self) -> &'static str {
+        self.keys.key_file()
     }
 
     /// Whether proofs reveal the model's outputs.

@@ -66,7 +66,7 @@ pub fn document() -> Value {
                 "responses": {"200": json_response("Model information", "ModelInfo")}
             }},
             "/v1/model/vk": {"get": {
-                "summary": "The verifying key file (halo2.vk)",
+                "summary": "The verifying key file (halo2.vk, or gkr.program for gkr keys)",
                 "responses": {"200": {"description": "Key bytes", "content": {"application/octet-stream": {}}}}
             }},
             "/v1/model/keys": {"get": {
