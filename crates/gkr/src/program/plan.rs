@@ -1358,23 +1358,20 @@ impl Builder<'_> {
             // y within the clamp bounds, tightened to the quotient's own range (a bound of
             // ±2^62 means "no clamp" on that side).
             let (elo, ehi) = (lo128.max(qlo), hi128.min(qhi));
-            for (what, expr) in [
-                (
-                    "above_lo",
-                    IntAffine {
-                        terms: vec![(1, y)],
-                        constant: -(elo as i64),
-                    },
-                ),
-                (
-                    "below_hi",
-                    IntAffine {
-                        terms: vec![(-1, y)],
-                        constant: ehi as i64,
-                    },
-                ),
-            ] {
-                self.range_check(node, what, expr, len, bits_for(ehi - elo));
+            let bits = bits_for(ehi - elo);
+            let above = IntAffine {
+                terms: vec![(1, y)],
+                constant: -(elo as i64),
+            };
+            self.range_check(node, "above_lo", above, len, bits);
+            // y − elo ∈ [0, 2^bits) already means y ≤ ehi when the span is exactly 2^bits
+            // values (int8's [−128, 127], u8's [0, 255]).
+            if ehi - elo + 1 != 1i128 << bits {
+                let below = IntAffine {
+                    terms: vec![(-1, y)],
+                    constant: ehi as i64,
+                };
+                self.range_check(node, "below_hi", below, len, bits);
             }
         } else {
             // The identity divides by 2^s in the field: without a bound, another remainder
