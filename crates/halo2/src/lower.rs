@@ -4,6 +4,7 @@
 
 use halo2_axiom::halo2curves::bn256::Fr;
 use vouch_backend::{Role, Visibility, VisibilityPolicy};
+use vouch_ir::interp::odometer;
 use vouch_ir::{
     interp::eval_node, BinaryKind, Node, Op, Program, Range, ReduceKind, TensorInfo, TensorKind,
     Window,
@@ -868,26 +869,4 @@ fn aligned_strides(out: &[usize], shape: &[usize]) -> Vec<usize> {
             }
         })
         .collect()
-}
-
-fn odometer(shape: &[usize], mut f: impl FnMut(&[usize])) {
-    if shape.contains(&0) {
-        return;
-    }
-    let mut idx = vec![0usize; shape.len()];
-    loop {
-        f(&idx);
-        let mut d = shape.len();
-        loop {
-            if d == 0 {
-                return;
-            }
-            d -= 1;
-            idx[d] += 1;
-            if idx[d] < shape[d] {
-                break;
-            }
-            idx[d] = 0;
-        }
-    }
 }

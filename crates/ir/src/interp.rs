@@ -326,7 +326,8 @@ fn aligned_strides(out: &[usize], shape: &[usize]) -> Vec<usize> {
 }
 
 /// Calls `f` with every multi-index of `shape` in row-major order (once, with `[]`, for rank 0).
-fn odometer(shape: &[usize], mut f: impl FnMut(&[usize])) {
+/// Shared with the backends, which enumerate tensor indices the same way.
+pub fn odometer(shape: &[usize], mut f: impl FnMut(&[usize])) {
     if shape.contains(&0) {
         return;
     }

@@ -23,6 +23,7 @@ use std::sync::Arc;
 
 use p3_field::PrimeCharacteristicRing;
 use rayon::prelude::*;
+use vouch_ir::interp::odometer;
 use vouch_ir::{Node, Op, Program, TensorId, Window};
 
 use crate::field::{embed, EF, F};
@@ -720,29 +721,6 @@ fn broadcast_src(in_shape: &[usize], out_shape: &[usize]) -> Vec<u32> {
         });
     });
     src
-}
-
-/// Calls `f` with every multi-index of `shape` in row-major order (once, with `[]`, for rank 0).
-fn odometer(shape: &[usize], mut f: impl FnMut(&[usize])) {
-    if shape.contains(&0) {
-        return;
-    }
-    let mut idx = vec![0usize; shape.len()];
-    loop {
-        f(&idx);
-        let mut d = shape.len();
-        loop {
-            if d == 0 {
-                return;
-            }
-            d -= 1;
-            idx[d] += 1;
-            if idx[d] < shape[d] {
-                break;
-            }
-            idx[d] = 0;
-        }
-    }
 }
 
 /// numpy broadcasting of a tensor of `in_shape` to `out_shape` (IR Binary semantics) as a
