@@ -311,12 +311,26 @@ fn non_integer_quotient_is_rejected() {
     cols[yc][i] = to_signed(embed(cols[yc][i]) - inv);
     cols[yc][j] = to_signed(embed(cols[yc][j]) + inv);
     // Limbs of the remainder follow the new remainder, as a cheating prover would make them.
-    let l0 = col(&key, "rq/rem/limb0");
     for e in [i, j] {
         let v = cols[rc][e];
-        set_limb(&key, &mut cols, l0, e, v);
+        set_limbs(&key, &mut cols, "rq/rem", e, v);
     }
     assert_rejected(&key, &st, cols, "non-integer quotient");
+}
+
+/// Sets entry `e` of every limb column of the range check named `prefix` to the limbs of `v`.
+fn set_limbs(key: &GkrKey, cols: &mut [Vec<i64>], prefix: &str, e: usize, v: i64) {
+    use vouch_gkr::program::plan::Fill;
+    for c in 0..key.plan.columns.len() {
+        let column = &key.plan.columns[c];
+        if !column.name.starts_with(&format!("{prefix}/limb")) {
+            continue;
+        }
+        let Some(Fill::Limb { shift, bits, .. }) = column.fill else {
+            panic!("{} is no limb", column.name)
+        };
+        set_limb(key, cols, c, e, (v >> shift) & ((1 << bits) - 1));
+    }
 }
 
 /// Sets entry `e` of limb column `c` as a cheating prover would: in the column, in the range

@@ -35,6 +35,10 @@ pub type Col = usize;
 /// Width of one range-check limb (the range table has 2^LIMB_BITS entries).
 pub const LIMB_BITS: u32 = 16;
 
+/// Limb width of programs with few range-checked values: a 2^16-entry table (and its
+/// multiplicities) would dominate their trace.
+pub const SMALL_LIMB_BITS: u32 = 8;
+
 /// Largest magnitude of any value the plan reasons about (bounds, products of bounds): keeps
 /// every integer identity exact in Goldilocks (p ≈ 2^64) with room for sums of a few terms.
 const VALUE_BOUND: i128 = 1 << 60;
@@ -104,11 +108,11 @@ pub enum Fill {
     Product { a: Col, b: Col, shape: ProductShape },
     /// `rem = 2^(s+1)·a + b − 2b·y` of a rounded division.
     DivRem { a: Col, b: Col, y: Col, shift: u32 },
-    /// Limb `index` of the integer affine expression (non-negative), times `scale`.
+    /// Bits `shift .. shift + bits` of the integer affine expression (non-negative).
     Limb {
         expr: IntAffine,
-        index: u32,
-        scale: i64,
+        shift: u32,
+        bits: u32,
     },
     /// Multiplicities of lookup `lookup` (index into [`Plan::lookups`]).
     Multiplicities { lookup: usize },
@@ -314,10 +318,26 @@ impl Plan {
         }
     }
 
-    /// Lowers `program` under `policy`.
+    /// Lowers `program` under `policy`. Range checks use 16-bit limbs, or 8-bit ones when the
+    /// program has so few range-checked values that the 2^16-entry table would dominate.
     pub fn new(program: &Program, policy: VisibilityPolicy) -> Result<Self, PlanError> {
         check_policy(policy)?;
+        let wide = Self::with_limbs(program, LIMB_BITS)?;
+        let entries: usize = wide
+            .columns
+            .iter()
+            .filter(|c| c.region.is_some())
+            .map(|c| c.len)
+            .sum();
+        if 2 * entries + (1 << SMALL_LIMB_BITS) < 1 << LIMB_BITS {
+            return Self::with_limbs(program, SMALL_LIMB_BITS);
+        }
+        Ok(wide)
+    }
+
+    fn with_limbs(program: &Program, limb_bits: u32) -> Result<Self, PlanError> {
         let mut b = Builder {
+            limb_bits,
             program,
             columns: Vec::new(),
             constraints: Vec::new(),
@@ -374,6 +394,8 @@ fn check_policy(p: VisibilityPolicy) -> Result<(), PlanError> {
 }
 
 struct Builder<'p> {
+    /// Width of the full range-check limbs.
+    limb_bits: u32,
     program: &'p Program,
     columns: Vec<Column>,
     constraints: Vec<Constraint>,
@@ -503,8 +525,8 @@ impl Builder<'_> {
         Ok(self.mapped(node, "broadcast", len, map, input))
     }
 
-    /// Constrains `expr ∈ [0, 2^bits)`: `expr = Σ 2^(16j)·L_j` with 16-bit limbs and a top
-    /// limb of the remaining width, each limb in the range region of its width (so the bound
+    /// Constrains `expr ∈ [0, 2^bits)`: `expr = Σ 2^(w·j)·L_j` with w-bit limbs (w = 16, or 8
+    /// for small programs) and a top limb of the remaining width, each limb in the range region of its width (so the bound
     /// is exact).
     fn range_check(&mut self, node: &Node, what: &str, expr: IntAffine, len: usize, bits: u32) {
         if bits == 0 {
@@ -516,19 +538,20 @@ impl Builder<'_> {
             });
             return;
         }
-        let limbs = bits.div_ceil(LIMB_BITS);
+        let lb = self.limb_bits;
+        let limbs = bits.div_ceil(lb);
         let mut decomposition = expr.to_affine();
         for index in 0..limbs {
-            let width = (bits - LIMB_BITS * index).min(LIMB_BITS);
+            let width = (bits - lb * index).min(lb);
             let fill = Fill::Limb {
                 expr: expr.clone(),
-                index,
-                scale: 1,
+                shift: lb * index,
+                bits: width,
             };
             let l = self.aux(node, &format!("{what}/limb{index}"), len, fill);
             self.columns[l].region = Some(width);
             self.limbs.push(l);
-            decomposition.terms.push((-pow2(LIMB_BITS * index), l));
+            decomposition.terms.push((-pow2(lb * index), l));
         }
         self.constraints.push(Constraint::Zero {
             node: node.name.clone(),

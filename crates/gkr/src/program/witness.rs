@@ -1,6 +1,6 @@
 //! The prover's side of a [`Plan`]: the values of every column, from the witness.
 
-use super::plan::{Col, Column, Fill, Plan, RequantPart, Source, LIMB_BITS};
+use super::plan::{Col, Column, Fill, Plan, RequantPart, Source};
 use super::ProgramError;
 
 /// Values of every column (`len` entries each; the range region is 2^k long). Public columns
@@ -119,14 +119,14 @@ fn compute(
                 ((a << (shift + 1)) + b - 2 * b * y) as i64
             })
             .collect(),
-        Fill::Limb { expr, index, scale } => {
+        Fill::Limb { expr, shift, bits } => {
             let mut v = vec![expr.constant as i128; col.len];
             for &(k, t) in &expr.terms {
                 for (acc, &x) in v.iter_mut().zip(&done[t]) {
                     *acc += k as i128 * x as i128;
                 }
             }
-            let shift = LIMB_BITS * index;
+            let mask = (1i128 << bits) - 1;
             let mut out = Vec::with_capacity(col.len);
             for (i, x) in v.into_iter().enumerate() {
                 if x < 0 {
@@ -134,7 +134,7 @@ fn compute(
                         what: format!("{}: entry {i} is {x}, below the checked range", col.name),
                     });
                 }
-                out.push((((x >> shift) & 0xffff) as i64) * scale);
+                out.push(((x >> shift) & mask) as i64);
             }
             out
         }
