@@ -29,45 +29,10 @@ struct Fixture {
 fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
     F.get_or_init(|| {
-        let root = Path::new(env!("CARGO_TARGET_TMPDIR"));
-        if let Ok(entries) = std::fs::read_dir(root) {
-            for e in entries.flatten() {
-                let stale = e.file_name().to_string_lossy().starts_with("gkr-fixture-")
-                    && e.metadata()
-                        .and_then(|m| m.modified())
-                        .ok()
-                        .and_then(|t| t.elapsed().ok())
-                        .is_some_and(|age| age.as_secs() > 3600);
-                if stale {
-                    let _ = std::fs::remove_dir_all(e.path());
-                }
-            }
-        }
-        let dir = root.join(format!("gkr-fixture-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = common::fixture_dir("gkr-fixture");
         let d = dir.as_path();
         let path = |n: &str| d.join(n).display().to_string();
-        let (onnx, cal) = (example("model.onnx"), example("calibration.npy"));
-        // The README's compile command.
-        vouch(
-            d,
-            &["compile", &onnx, "--calibration", &cal, "-o", "model.vouch"],
-        )
-        .ok();
-        let other_onnx = write(d, "other.onnx", &common::example_with_weight(0, 0.75));
-        vouch(
-            d,
-            &[
-                "compile",
-                &other_onnx,
-                "--calibration",
-                &cal,
-                "-o",
-                "other.vouch",
-            ],
-        )
-        .ok();
+        common::compile_example_and_other(d);
         let setup_json = vouch(
             d,
             &[

@@ -58,48 +58,10 @@ fn setup_args<'a>(model: &'a str, keys: &'a str, extra: &[&'a str]) -> Vec<&'a s
 fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
     F.get_or_init(|| {
-        let root = Path::new(env!("CARGO_TARGET_TMPDIR"));
-        // Runs that ended without cleaning up leave their folders: remove the old ones.
-        if let Ok(entries) = std::fs::read_dir(root) {
-            for e in entries.flatten() {
-                let stale = e
-                    .file_name()
-                    .to_string_lossy()
-                    .starts_with("prove-fixture-")
-                    && e.metadata()
-                        .and_then(|m| m.modified())
-                        .ok()
-                        .and_then(|t| t.elapsed().ok())
-                        .is_some_and(|age| age.as_secs() > 3600);
-                if stale {
-                    let _ = std::fs::remove_dir_all(e.path());
-                }
-            }
-        }
-        let dir = root.join(format!("prove-fixture-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = common::fixture_dir("prove-fixture");
         let d = dir.as_path();
         let path = |n: &str| d.join(n).display().to_string();
-        let (onnx, cal) = (example("model.onnx"), example("calibration.npy"));
-        vouch(
-            d,
-            &["compile", &onnx, "--calibration", &cal, "-o", "model.vouch"],
-        )
-        .ok();
-        let other_onnx = write(d, "other.onnx", &common::example_with_weight(0, 0.75));
-        vouch(
-            d,
-            &[
-                "compile",
-                &other_onnx,
-                "--calibration",
-                &cal,
-                "-o",
-                "other.vouch",
-            ],
-        )
-        .ok();
+        common::compile_example_and_other(d);
         let mut args = setup_args("model.vouch", "keys", &[]);
         args.push("--json");
         let setup_json = vouch(d, &args).json();

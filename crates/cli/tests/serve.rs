@@ -50,25 +50,7 @@ fn fixture() -> &'static Fixture {
         std::fs::create_dir_all(&dir).unwrap();
         let d = dir.as_path();
         let path = |n: &str| d.join(n).display().to_string();
-        let (onnx, cal) = (example("model.onnx"), example("calibration.npy"));
-        vouch(
-            d,
-            &["compile", &onnx, "--calibration", &cal, "-o", "model.vouch"],
-        )
-        .ok();
-        let other_onnx = common::write(d, "other.onnx", &common::example_with_weight(0, 0.75));
-        vouch(
-            d,
-            &[
-                "compile",
-                &other_onnx,
-                "--calibration",
-                &cal,
-                "-o",
-                "other.vouch",
-            ],
-        )
-        .ok();
+        common::compile_example_and_other(d);
         let setup = |model: &str, keys: &str| {
             vouch(
                 d,

@@ -13,8 +13,6 @@ use std::time::Instant;
 use vouch::backend::{Backend, Visibility, VisibilityPolicy, Witness};
 use vouch::gkr::backend::GkrBackend;
 use vouch::ir::interp;
-use vouch::model::{compile, program_samples, quantize_inputs, CompileOptions};
-use vouch::npy;
 
 mod common;
 use common::peak_rss_mb;
@@ -84,33 +82,7 @@ fn one(dir: &std::path::Path, name: &str) {
         weights: Visibility::Fixed,
         output: Visibility::Public,
     };
-    let model = dir.join("models").join(format!("{name}.onnx"));
-    // Trained models calibrate on their own held-out data; random ones on the reference input.
-    let data = if name.contains("digits") {
-        dir.join("data/digits8x8_test_x.npy")
-    } else if name.contains("mnist") {
-        dir.join("data/mnist5k_test_x.npy")
-    } else {
-        std::fs::read_dir(dir.join("ref"))
-            .expect("ref dir")
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .find(|p| {
-                p.file_name()
-                    .and_then(|f| f.to_str())
-                    .is_some_and(|f| f.starts_with(&format!("{name}.in.")) && f.ends_with(".npy"))
-            })
-            .expect("reference input")
-    };
-    let opts = CompileOptions {
-        calibration: Some(data.clone()),
-        max_calibration_samples: 64,
-        ..CompileOptions::default()
-    };
-    let pkg = compile(&model, &opts).expect("compile").package;
-    let sample = program_samples(&pkg.program, &npy::read(&data).expect("data"), "data")
-        .expect("samples")
-        .remove(0);
-    let inputs = quantize_inputs(&pkg.program, &sample).expect("quantize");
+    let (pkg, inputs) = common::compiled_model(dir, name);
     let w: Witness = interp::run(&pkg.program, &inputs).expect("run").into();
     // The interpreter's own time: the median of several runs.
     let mut runs: Vec<f64> = (0..5)
@@ -177,15 +149,7 @@ fn one(dir: &std::path::Path, name: &str) {
 /// inputs until its sumchecks are masked), so this is the cost of the edit proof alone, not
 /// the privacy-preserving proof `vouch image edit` makes on halo2.
 fn image(size: &str) {
-    let (w, h) = size
-        .split_once('x')
-        .and_then(|(a, b)| Some((a.parse::<usize>().ok()?, b.parse::<usize>().ok()?)))
-        .expect("size as WxH");
-    let recipe = vec![
-        format!("crop={},{},{},{}", w / 16, h / 16, w - w / 8, h - h / 8),
-        format!("resize={},{},bilinear", w / 2, h / 2),
-        "grayscale".to_string(),
-    ];
+    let (w, h, recipe) = common::edit_recipe(size);
     let edits = vouch::image_ops::parse_edits(&recipe).expect("recipe");
     let program = vouch::image_ops::edit_program(w, h, 3, &edits).expect("program");
     let pixels: Vec<i64> = (0..w * h * 3)

@@ -11,8 +11,6 @@ use std::time::Instant;
 use vouch::backend::{Backend, Visibility, VisibilityPolicy, Witness};
 use vouch::halo2::{plan, Halo2Backend, Srs};
 use vouch::ir::interp;
-use vouch::model::{compile, program_samples, quantize_inputs, CompileOptions};
-use vouch::npy;
 
 mod common;
 use common::peak_rss_mb;
@@ -95,33 +93,7 @@ fn one(dir: &std::path::Path, name: &str, label: &str) {
         .find(|(l, _)| *l == label)
         .map(|p| p.1)
         .expect("known policy");
-    let model = dir.join("models").join(format!("{name}.onnx"));
-    // Trained models calibrate on their own held-out data; random ones on the reference input.
-    let data = if name.contains("digits") {
-        dir.join("data/digits8x8_test_x.npy")
-    } else if name.contains("mnist") {
-        dir.join("data/mnist5k_test_x.npy")
-    } else {
-        std::fs::read_dir(dir.join("ref"))
-            .expect("ref dir")
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .find(|p| {
-                p.file_name()
-                    .and_then(|f| f.to_str())
-                    .is_some_and(|f| f.starts_with(&format!("{name}.in.")) && f.ends_with(".npy"))
-            })
-            .expect("reference input")
-    };
-    let opts = CompileOptions {
-        calibration: Some(data.clone()),
-        max_calibration_samples: 64,
-        ..CompileOptions::default()
-    };
-    let pkg = compile(&model, &opts).expect("compile").package;
-    let sample = program_samples(&pkg.program, &npy::read(&data).expect("data"), "data")
-        .expect("samples")
-        .remove(0);
-    let inputs = quantize_inputs(&pkg.program, &sample).expect("quantize");
+    let (pkg, inputs) = common::compiled_model(dir, name);
     let w: Witness = interp::run(&pkg.program, &inputs).expect("run").into();
     let p = match plan(&pkg.program, policy) {
         Ok(p) => p,

@@ -61,15 +61,7 @@ fn photo(w: usize, h: usize) -> Image {
 }
 
 fn one(size: &str) {
-    let (w, h) = size
-        .split_once('x')
-        .and_then(|(a, b)| Some((a.parse::<usize>().ok()?, b.parse::<usize>().ok()?)))
-        .expect("size as WxH");
-    let recipe = vec![
-        format!("crop={},{},{},{}", w / 16, h / 16, w - w / 8, h - h / 8),
-        format!("resize={},{},bilinear", w / 2, h / 2),
-        "grayscale".to_string(),
-    ];
+    let (w, h, recipe) = common::edit_recipe(size);
     let edits = parse_edits(&recipe).expect("recipe");
     let img = photo(w, h);
     let key = CameraKey::generate();

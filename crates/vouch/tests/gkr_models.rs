@@ -6,23 +6,16 @@
 //! GPT-2) run in `cargo bench -p vouch --bench gkr`.
 #![allow(clippy::unwrap_used)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use vouch::backend::{Backend, Visibility, VisibilityPolicy, Witness};
 use vouch::gkr::backend::GkrBackend;
 use vouch::ir::interp;
-use vouch::model::{compile, program_samples, quantize_inputs, CompileOptions};
-use vouch::npy;
+
+mod common;
 
 fn prove_model(onnx: &Path, calibration: &Path) {
-    let opts = CompileOptions {
-        calibration: Some(calibration.to_path_buf()),
-        max_calibration_samples: 32,
-        ..CompileOptions::default()
-    };
-    let pkg = compile(onnx, &opts).unwrap().package;
-    let samples = program_samples(&pkg.program, &npy::read(calibration).unwrap(), "data").unwrap();
-    let inputs = quantize_inputs(&pkg.program, &samples[0]).unwrap();
+    let (pkg, inputs) = common::compiled_sample(onnx, calibration);
     let trace = interp::run(&pkg.program, &inputs).unwrap();
     let expected: Vec<i64> = trace.outputs().remove(0).data;
     let w: Witness = trace.into();
@@ -58,14 +51,15 @@ fn prove_model(onnx: &Path, calibration: &Path) {
 
 #[test]
 fn bundled_digits_mlp_proves() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/digits_mlp");
-    prove_model(&dir.join("model.onnx"), &dir.join("calibration.npy"));
+    prove_model(
+        &common::example("model.onnx"),
+        &common::example("calibration.npy"),
+    );
 }
 
 #[test]
 fn generated_small_models_prove() {
-    let Some(dir) = std::env::var_os("VOUCH_MODELS").map(PathBuf::from) else {
-        eprintln!("VOUCH_MODELS not set: skipping generated models");
+    let Some(dir) = common::models_dir() else {
         return;
     };
     let reference = |name: &str| {

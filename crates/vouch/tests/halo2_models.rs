@@ -9,18 +9,11 @@ use std::path::{Path, PathBuf};
 use vouch::backend::{Backend, Role, VisibilityPolicy, Witness};
 use vouch::halo2::{native_commitment, Blindings, Halo2Backend, Srs};
 use vouch::ir::interp;
-use vouch::model::{compile, program_samples, quantize_inputs, CompileOptions};
-use vouch::npy;
+
+mod common;
 
 fn prove_model(onnx: &Path, calibration: &Path, policy: VisibilityPolicy) {
-    let opts = CompileOptions {
-        calibration: Some(calibration.to_path_buf()),
-        max_calibration_samples: 32,
-        ..CompileOptions::default()
-    };
-    let pkg = compile(onnx, &opts).unwrap().package;
-    let samples = program_samples(&pkg.program, &npy::read(calibration).unwrap(), "data").unwrap();
-    let inputs = quantize_inputs(&pkg.program, &samples[0]).unwrap();
+    let (pkg, inputs) = common::compiled_sample(onnx, calibration);
     let trace = interp::run(&pkg.program, &inputs).unwrap();
     let expected: Vec<i64> = trace.outputs().remove(0).data;
     let w: Witness = trace.into();

@@ -69,29 +69,7 @@ fn scale_text(scale: Option<f64>) -> String {
 
 fn keys_json(keys: &KeysDir) -> serde_json::Value {
     let s = &keys.summary;
-    if let Some(BackendKind::Gkr) = BackendKind::parse(&s.backend) {
-        return json!({
-            "kind": "keys directory",
-            "format_version": s.version,
-            "backend": s.backend,
-            "digest": s.model_digest.hex(),
-            "model_source": s.model_source,
-            "policy": describe_policy(s.policy),
-            "k": s.k,
-            "rows": s.rows,
-            "table_rows": s.table_rows,
-            "range_bits": s.range_bits,
-            "public": s.public.iter().map(tensor_json).collect::<Vec<_>>(),
-            "params_digest": s.params_digest,
-            "security": BackendKind::Gkr.security_level(),
-            "insecure_setup": s.insecure_setup,
-            "vk_file": s.vk_file,
-            "vk_bytes": s.vk_bytes,
-            "vk_sha256": s.vk_sha256,
-            "vouch_version": s.vouch_version,
-        });
-    }
-    json!({
+    let mut j = json!({
         "kind": "keys directory",
         "format_version": s.version,
         "backend": s.backend,
@@ -102,16 +80,32 @@ fn keys_json(keys: &KeysDir) -> serde_json::Value {
         "rows": s.rows,
         "table_rows": s.table_rows,
         "range_bits": s.range_bits,
-        "lanes": s.lanes,
         "public": s.public.iter().map(tensor_json).collect::<Vec<_>>(),
-        "srs_sha256": s.srs_sha256,
         "insecure_setup": s.insecure_setup,
         "vk_bytes": s.vk_bytes,
         "vk_sha256": s.vk_sha256,
-        "weights_commitment": s.weights_commitment,
-        "weights_blinding": if keys.weights_blinding.is_some() { "present (secret)" } else { "absent" },
         "vouch_version": s.vouch_version,
-    })
+    });
+    // What only one backend has: gkr's parameters and security level, halo2's SRS and
+    // weights commitment.
+    let extra = if let Some(BackendKind::Gkr) = BackendKind::parse(&s.backend) {
+        json!({
+            "params_digest": s.params_digest,
+            "security": BackendKind::Gkr.security_level(),
+            "vk_file": s.vk_file,
+        })
+    } else {
+        json!({
+            "lanes": s.lanes,
+            "srs_sha256": s.srs_sha256,
+            "weights_commitment": s.weights_commitment,
+            "weights_blinding": if keys.weights_blinding.is_some() { "present (secret)" } else { "absent" },
+        })
+    };
+    if let (Some(j), serde_json::Value::Object(extra)) = (j.as_object_mut(), extra) {
+        j.extend(extra);
+    }
+    j
 }
 
 fn vk_json(vk: &Halo2VerifyingKey, bytes: usize) -> serde_json::Value {

@@ -9,6 +9,64 @@ use std::process::Command;
 use prost::Message;
 use tract_onnx::pb;
 
+/// A fresh folder `PREFIX-<pid>` under the test target dir for a binary's shared fixture,
+/// after removing the `PREFIX-*` folders that runs ended without cleanup left (older than an
+/// hour).
+pub fn fixture_dir(prefix: &str) -> PathBuf {
+    let root = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    if let Ok(entries) = std::fs::read_dir(root) {
+        for e in entries.flatten() {
+            let stale = e
+                .file_name()
+                .to_string_lossy()
+                .starts_with(&format!("{prefix}-"))
+                && e.metadata()
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| t.elapsed().ok())
+                    .is_some_and(|age| age.as_secs() > 3600);
+            if stale {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
+    let dir = root.join(format!("{prefix}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Compiles, in `dir`, the bundled example to `model.vouch` (the README's compile command)
+/// and the example with one weight changed to `other.vouch` (another model).
+pub fn compile_example_and_other(dir: &Path) {
+    let cal = example("calibration.npy");
+    vouch(
+        dir,
+        &[
+            "compile",
+            &example("model.onnx"),
+            "--calibration",
+            &cal,
+            "-o",
+            "model.vouch",
+        ],
+    )
+    .ok();
+    let other = write(dir, "other.onnx", &example_with_weight(0, 0.75));
+    vouch(
+        dir,
+        &[
+            "compile",
+            &other,
+            "--calibration",
+            &cal,
+            "-o",
+            "other.vouch",
+        ],
+    )
+    .ok();
+}
+
 /// A file of the bundled example (`examples/digits_mlp/NAME`), as an absolute path string.
 pub fn example(name: &str) -> String {
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))

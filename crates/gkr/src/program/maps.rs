@@ -224,6 +224,13 @@ impl LinearMap {
         }
     }
 
+    /// True for the identity selection (`out[y] = in[y]`, same length): its value at a point
+    /// is the input's, no sumcheck needed.
+    pub fn is_identity(&self) -> bool {
+        matches!(self, LinearMap::Select { n_in, src }
+            if *n_in == src.len() && src.iter().enumerate().all(|(i, &s)| s as usize == i))
+    }
+
     /// Number of non-zero entries (work of apply / transpose_eq). Exact: entries pointing
     /// nowhere, zero coefficients and padding taps are not counted. Saturates at `usize::MAX`.
     pub fn nnz(&self) -> usize {

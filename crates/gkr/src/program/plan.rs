@@ -184,6 +184,16 @@ pub struct IntAffine {
     pub constant: i64,
 }
 
+impl Affine {
+    /// `Σ coef·col` without a constant.
+    pub fn new(terms: Vec<(F, Col)>) -> Self {
+        Affine {
+            terms,
+            constant: Const::None,
+        }
+    }
+}
+
 impl IntAffine {
     fn to_affine(&self) -> Affine {
         Affine {
@@ -402,11 +412,6 @@ struct Builder<'p> {
     lookups: Vec<Lookup>,
     limbs: Vec<Col>,
     tensor_cols: Vec<Col>,
-}
-
-fn is_identity_select(map: &LinearMap) -> bool {
-    matches!(map, LinearMap::Select { n_in, src }
-        if *n_in == src.len() && src.iter().enumerate().all(|(i, &s)| s as usize == i))
 }
 
 /// Bits needed for values in [0, v].
@@ -977,19 +982,10 @@ impl Builder<'_> {
                     node: node.name.clone(),
                     len,
                     products: vec![(
-                        Affine {
-                            terms: vec![(-F::ONE, ca)],
-                            constant: Const::None,
-                        },
-                        Affine {
-                            terms: vec![(F::ONE, cb)],
-                            constant: Const::None,
-                        },
+                        Affine::new(vec![(-F::ONE, ca)]),
+                        Affine::new(vec![(F::ONE, cb)]),
                     )],
-                    linear: Affine {
-                        terms: vec![(F::ONE, out)],
-                        constant: Const::None,
-                    },
+                    linear: Affine::new(vec![(F::ONE, out)]),
                 });
                 Ok(())
             }
@@ -1044,10 +1040,7 @@ impl Builder<'_> {
             node: node.name.clone(),
             len,
             products: vec![(d0, d1)],
-            linear: Affine {
-                terms: vec![],
-                constant: Const::None,
-            },
+            linear: Affine::new(vec![]),
         });
         Ok(())
     }
@@ -1071,7 +1064,7 @@ impl Builder<'_> {
         for (j, src) in taps.into_iter().enumerate() {
             let map = LinearMap::Select { n_in, src };
             map.check(&node.name)?;
-            if is_identity_select(&map) {
+            if map.is_identity() {
                 cols.push(x);
                 continue;
             }
@@ -1129,19 +1122,10 @@ impl Builder<'_> {
             node: node.name.clone(),
             len,
             products: vec![(
-                Affine {
-                    terms: vec![(-F::ONE, y)],
-                    constant: Const::None,
-                },
-                Affine {
-                    terms: vec![(F::ONE, y)],
-                    constant: Const::None,
-                },
+                Affine::new(vec![(-F::ONE, y)]),
+                Affine::new(vec![(F::ONE, y)]),
             )],
-            linear: Affine {
-                terms: vec![(F::ONE, sq)],
-                constant: Const::None,
-            },
+            linear: Affine::new(vec![(F::ONE, sq)]),
         });
         let bits = bits_for(xhi.max(2 * yhi + 1));
         for (what, expr) in [
@@ -1350,19 +1334,13 @@ impl Builder<'_> {
                 node: node.name.clone(),
                 len,
                 products: vec![(
-                    Affine {
-                        terms: vec![(F::ONE, c)],
-                        constant: Const::None,
-                    },
+                    Affine::new(vec![(F::ONE, c)]),
                     Affine {
                         terms: vec![(F::ONE, y)],
                         constant: Const::Scalar(-embed(bound)),
                     },
                 )],
-                linear: Affine {
-                    terms: vec![],
-                    constant: Const::None,
-                },
+                linear: Affine::new(vec![]),
             });
         }
         // over ≥ 0 and under ≥ 0 in one check of their sum: the two products above make one
@@ -1434,19 +1412,10 @@ impl Builder<'_> {
             node: node.name.clone(),
             len,
             products: vec![(
-                Affine {
-                    terms: vec![(-F::TWO, b)],
-                    constant: Const::None,
-                },
-                Affine {
-                    terms: vec![(F::ONE, y)],
-                    constant: Const::None,
-                },
+                Affine::new(vec![(-F::TWO, b)]),
+                Affine::new(vec![(F::ONE, y)]),
             )],
-            linear: Affine {
-                terms: vec![(two_s1, a), (F::ONE, b), (-F::ONE, rem)],
-                constant: Const::None,
-            },
+            linear: Affine::new(vec![(two_s1, a), (F::ONE, b), (-F::ONE, rem)]),
         });
         let bits = bits_for(2 * bhi - 1);
         self.range_check(

@@ -15,7 +15,6 @@
 use p3_field::PrimeCharacteristicRing;
 use rand::TryRng;
 
-use super::maps::LinearMap;
 use super::plan::{Affine, Col, Const, Constraint, Plan, ProductShape, Source};
 use super::ProgramError;
 use crate::field::{embed, EF, F};
@@ -82,15 +81,6 @@ fn affine_table(a: &Affine, len: usize, vars: usize, values: &[Vec<i64>]) -> Vec
         }
     }
     t
-}
-
-fn is_identity(map: &LinearMap) -> bool {
-    match map {
-        LinearMap::Select { n_in, src } => {
-            *n_in == src.len() && src.iter().enumerate().all(|(i, &s)| s as usize == i)
-        }
-        _ => false,
-    }
 }
 
 /// Columns of the affine expressions, in first-appearance order, without repeats.
@@ -316,11 +306,7 @@ impl Prover<'_> {
                 for col in affine_cols(all) {
                     let _ = self.value(col, &out.point)?;
                 }
-                let sum = match out.proof.rounds.first() {
-                    Some(g) => g[0] + g[1],
-                    None => expr.evaluate(&out.evals).unwrap_or(EF::ONE),
-                };
-                if sum != EF::ZERO && self.strict {
+                if proven_sum(&expr, &out) != Some(EF::ZERO) && self.strict {
                     return Err(ProgramError::witness(node, "a quadratic identity fails"));
                 }
                 self.sumchecks.push(out.proof);
@@ -338,11 +324,7 @@ impl Prover<'_> {
                 let (tables, split) = product_tables(shape, &r, &self.values[*a], &self.values[*b]);
                 let expr = product3();
                 let out = sumcheck::prove(&expr, tables, claimed, self.t)?;
-                let sum = match out.proof.rounds.first() {
-                    Some(g) => g[0] + g[1],
-                    None => expr.evaluate(&out.evals).unwrap_or(EF::ZERO),
-                };
-                if sum != claimed && self.strict {
+                if proven_sum(&expr, &out) != Some(claimed) && self.strict {
                     return Err(ProgramError::witness(node, "a matrix product differs"));
                 }
                 let (pa, pb) = product_points(shape, &split, &out.point);
@@ -363,22 +345,20 @@ impl Prover<'_> {
                 let mut acc = constant.as_ref().map_or(EF::ZERO, |c| eval_ints(c, &r));
                 for term in inputs {
                     let in_vars = self.plan.columns[term.col].vars();
-                    let u = if self.known(term.col).is_some() || is_identity(&term.map) {
-                        if is_identity(&term.map) {
-                            self.value(term.col, &r)?
-                        } else {
-                            let w = term.map.transpose_eq(&e, 1 << in_vars);
-                            let x = self.ext_values(term.col, in_vars);
-                            w.iter().zip(&x).map(|(a, b)| *a * *b).sum()
-                        }
+                    let u = if term.map.is_identity() {
+                        self.value(term.col, &r)?
                     } else {
                         let w = term.map.transpose_eq(&e, 1 << in_vars);
                         let x = self.ext_values(term.col, in_vars);
                         let u: EF = w.iter().zip(&x).map(|(a, b)| *a * *b).sum();
-                        self.send(u);
-                        let out = sumcheck::prove(&Expression::product2(), vec![w, x], u, self.t)?;
-                        let _ = self.value(term.col, &out.point)?;
-                        self.sumchecks.push(out.proof);
+                        // For known inputs the verifier computes u itself.
+                        if self.known(term.col).is_none() {
+                            self.send(u);
+                            let out =
+                                sumcheck::prove(&Expression::product2(), vec![w, x], u, self.t)?;
+                            let _ = self.value(term.col, &out.point)?;
+                            self.sumchecks.push(out.proof);
+                        }
                         u
                     };
                     acc += u * term.coef;
@@ -430,6 +410,15 @@ impl Prover<'_> {
                 value,
             });
         }
+    }
+}
+
+/// The sum a sumcheck's rounds actually prove: g(0) + g(1) of the first round, or the
+/// expression itself without variables.
+fn proven_sum(expr: &Expression, out: &sumcheck::ProverOutput) -> Option<EF> {
+    match out.proof.rounds.first() {
+        Some(g) => Some(*g.first()? + *g.get(1)?),
+        None => expr.evaluate(&out.evals),
     }
 }
 
@@ -490,8 +479,7 @@ fn prove_columns(
     for r in &plan.ranges {
         lookups.push(p.lookup(&Table::range(r.bits), &[r.region], r.multiplicities)?);
     }
-    // Batch every trace claim into one (the points are checked for shape on the way).
-    trace_points(plan, &p.claims)?;
+    // Batch every trace claim into one: each adds ρ^j·eq(point, ·) on its column's subcube.
     let rho = p.t.challenge_ext(L_BATCH);
     let mut w = vec![EF::ZERO; 1 << plan.trace_vars];
     let (mut total, mut power) = (EF::ZERO, EF::ONE);
@@ -499,6 +487,11 @@ fn prove_columns(
         let loc = plan.columns[c.col]
             .loc
             .ok_or(ProgramError::Internal("claim on an unplaced column"))?;
+        if c.point.len() != loc.vars {
+            return Err(ProgramError::Internal(
+                "claim arity differs from its column",
+            ));
+        }
         for (x, e) in w[loc.offset..].iter_mut().zip(eq_table(&c.point)) {
             *x += e * power;
         }
@@ -778,7 +771,7 @@ impl Verifier<'_> {
                 let mut acc = constant.as_ref().map_or(EF::ZERO, |c| eval_ints(c, &r));
                 for term in inputs {
                     let in_vars = self.plan.columns[term.col].vars();
-                    let u = if is_identity(&term.map) {
+                    let u = if term.map.is_identity() {
                         self.value(term.col, &r)?
                     } else if let Some(x) = self.known_ext(term.col, in_vars) {
                         let w = term.map.transpose_eq(&e, 1 << in_vars);

@@ -15,6 +15,25 @@ pub fn example(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// `onnx` compiled at 8 bits with (up to 32 samples of) `calibration`, and the quantized
+/// inputs of its first sample.
+pub fn compiled_sample(
+    onnx: &Path,
+    calibration: &Path,
+) -> (vouch::artifact::ModelPackage, Vec<vouch::ir::Tensor>) {
+    use vouch::model::{compile, program_samples, quantize_inputs, CompileOptions};
+    let opts = CompileOptions {
+        calibration: Some(calibration.to_path_buf()),
+        max_calibration_samples: 32,
+        ..CompileOptions::default()
+    };
+    let pkg = compile(onnx, &opts).unwrap().package;
+    let data = vouch::npy::read(calibration).unwrap();
+    let samples = program_samples(&pkg.program, &data, "data").unwrap();
+    let inputs = quantize_inputs(&pkg.program, &samples[0]).unwrap();
+    (pkg, inputs)
+}
+
 /// The generated models directory (`VOUCH_MODELS`, default `<repo>/../models/out`). `None`
 /// (after printing a note) when it is absent, unless `VOUCH_REQUIRE_MODELS=1`, which panics.
 pub fn models_dir() -> Option<PathBuf> {
