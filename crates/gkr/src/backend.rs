@@ -4,7 +4,7 @@
 
 use sha2::{Digest as _, Sha256};
 use vouch_backend::mock::check_witness;
-use vouch_backend::{Backend, PublicTensor, Statement, VisibilityPolicy, Witness};
+use vouch_backend::{Backend, PublicTensor, Statement, Visibility, VisibilityPolicy, Witness};
 use vouch_ir::{Digest, Program, TensorId};
 
 use crate::program::{self, Plan, ProgramError, ProgramProof};
@@ -36,16 +36,21 @@ pub struct GkrKey {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct GkrBackend;
 
-/// The tensors whose values a statement carries, in order: the program's inputs, then its
-/// outputs (each once).
-pub fn public_ids(program: &Program) -> Vec<TensorId> {
-    let mut ids = program.inputs.clone();
-    ids.extend(
-        program
-            .outputs
-            .iter()
-            .filter(|o| !program.inputs.contains(o)),
-    );
+/// The tensors whose values a statement carries, in order: the program's inputs (unless the
+/// policy hides them), then its outputs (each once).
+pub fn public_ids(program: &Program, policy: VisibilityPolicy) -> Vec<TensorId> {
+    let mut ids = if policy.input == Visibility::Public {
+        program.inputs.clone()
+    } else {
+        Vec::new()
+    };
+    let more: Vec<TensorId> = program
+        .outputs
+        .iter()
+        .filter(|o| !ids.contains(o))
+        .copied()
+        .collect();
+    ids.extend(more);
     ids
 }
 
@@ -87,7 +92,7 @@ impl Backend for GkrBackend {
             backend: BACKEND_NAME.to_string(),
             params_digest: params_digest(),
             visibility: pk.policy,
-            public: public_ids(&pk.program)
+            public: public_ids(&pk.program, pk.policy)
                 .into_iter()
                 .map(|id| PublicTensor {
                     tensor: id,
@@ -136,7 +141,7 @@ fn check_statement(vk: &GkrKey, s: &Statement) -> Result<Vec<Option<Vec<i64>>>, 
     if s.insecure_setup {
         return bad("gkr has no setup to be insecure; the flag must be false");
     }
-    let ids = public_ids(&vk.program);
+    let ids = public_ids(&vk.program, vk.policy);
     if s.public.len() != ids.len() || s.public.iter().zip(&ids).any(|(p, id)| p.tensor != *id) {
         return bad("public tensors are not the program's inputs and outputs, in order");
     }

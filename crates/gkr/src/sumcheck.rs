@@ -193,11 +193,7 @@ pub fn prove(
         tables,
     };
     let (proof, point) = prove_with(&mut state, claim, transcript);
-    let evals = state
-        .tables
-        .iter()
-        .map(|t| t.first().copied().unwrap_or(EF::ZERO))
-        .collect();
+    let evals = state.evals();
     Ok(ProverOutput {
         proof,
         point,
@@ -246,11 +242,64 @@ pub fn prove_with<P: RoundProver + ?Sized>(
 }
 
 /// The generic prover behind [`prove`]: full tables, folded each round.
-struct TableProver<'a> {
+pub(crate) struct TableProver<'a> {
     expr: &'a Expression,
     degree: usize,
     num_vars: usize,
     tables: Vec<Vec<EF>>,
+}
+
+impl<'a> TableProver<'a> {
+    /// A prover for `expr` over `tables` (all of length 2^n), for callers that wrap its rounds.
+    pub(crate) fn new(expr: &'a Expression, tables: Vec<Vec<EF>>) -> Result<Self, SumcheckError> {
+        expr.validate()?;
+        if tables.len() != expr.num_polys {
+            return Err(SumcheckError::PolyCount {
+                expected: expr.num_polys,
+                got: tables.len(),
+            });
+        }
+        let len = tables.first().map_or(1, Vec::len);
+        let n = crate::mle::num_vars(len);
+        if n > MAX_VARS {
+            return Err(SumcheckError::TooManyVars {
+                vars: n,
+                max: MAX_VARS,
+            });
+        }
+        for (poly, t) in tables.iter().enumerate() {
+            if t.len() != 1 << n {
+                return Err(SumcheckError::TableLength {
+                    poly,
+                    expected: 1 << n,
+                    got: t.len(),
+                });
+            }
+        }
+        Ok(TableProver {
+            expr,
+            degree: expr.degree(),
+            num_vars: n,
+            tables,
+        })
+    }
+
+    /// Every table's value at the bound point (after all rounds).
+    pub(crate) fn evals(&self) -> Vec<EF> {
+        self.tables
+            .iter()
+            .map(|t| t.first().copied().unwrap_or(EF::ZERO))
+            .collect()
+    }
+
+    /// Σ_x expr(P(x)) over the current tables.
+    pub(crate) fn sum(&self) -> EF {
+        let g = round_evals(self.expr, &self.tables, self.degree.max(1));
+        match (g.first(), g.get(1)) {
+            (Some(a), Some(b)) if self.num_vars > 0 => *a + *b,
+            _ => self.expr.evaluate(&self.evals()).unwrap_or(EF::ZERO),
+        }
+    }
 }
 
 impl RoundProver for TableProver<'_> {

@@ -6,6 +6,8 @@
 //! process so the RSS is its own.
 //!
 //!     VOUCH_MODELS=/path/to/models cargo bench -p vouch --bench gkr [-- NAME_FILTER]
+//!     cargo bench -p vouch --bench gkr -- --private [NAME_FILTER]   # input hidden (zero knowledge)
+//!     cargo bench -p vouch --bench gkr -- --image 1280x720 [--private]
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -39,12 +41,13 @@ fn main() {
         concat!(env!("CARGO_MANIFEST_DIR"), "/../../../models/out").to_string()
     }));
     let args: Vec<String> = std::env::args().skip(1).collect();
+    let private = args.iter().any(|a| a == "--private");
     if let Some(i) = args.iter().position(|a| a == "--one") {
-        one(&dir, &args[i + 1]);
+        one(&dir, &args[i + 1], private);
         return;
     }
     if let Some(i) = args.iter().position(|a| a == "--image") {
-        image(&args[i + 1]);
+        image(&args[i + 1], private);
         return;
     }
     let filter: Vec<String> = args
@@ -63,11 +66,12 @@ fn main() {
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     let exe = std::env::current_exe().expect("bench executable");
     for name in &names {
-        let out = std::process::Command::new(&exe)
-            .args(["--one", name])
-            .env("VOUCH_MODELS", &dir)
-            .output()
-            .expect("child run");
+        let mut cmd = std::process::Command::new(&exe);
+        cmd.args(["--one", name]);
+        if private {
+            cmd.arg("--private");
+        }
+        let out = cmd.env("VOUCH_MODELS", &dir).output().expect("child run");
         print!("{}", String::from_utf8_lossy(&out.stdout));
         if !out.status.success() {
             let err = String::from_utf8_lossy(&out.stderr);
@@ -76,12 +80,21 @@ fn main() {
     }
 }
 
-fn one(dir: &std::path::Path, name: &str) {
-    let policy = VisibilityPolicy {
-        input: Visibility::Public,
+/// Input public, or private (hidden: a zero-knowledge proof); weights fixed, output public.
+fn policy(private: bool) -> VisibilityPolicy {
+    VisibilityPolicy {
+        input: if private {
+            Visibility::Private
+        } else {
+            Visibility::Public
+        },
         weights: Visibility::Fixed,
         output: Visibility::Public,
-    };
+    }
+}
+
+fn one(dir: &std::path::Path, name: &str, private: bool) {
+    let policy = policy(private);
     let (pkg, inputs) = common::compiled_model(dir, name);
     let w: Witness = interp::run(&pkg.program, &inputs).expect("run").into();
     // The interpreter's own time: the median of several runs.
@@ -135,9 +148,19 @@ fn one(dir: &std::path::Path, name: &str) {
         Some(e) => (format!("{e}"), format!("{:.0}x", e / prove_s)),
         None => ("-".into(), "-".into()),
     };
+    let name = if private {
+        format!("{name} (input private, zk)")
+    } else {
+        name.to_string()
+    };
+    let trace_vars = if pk.plan.zk {
+        vouch::gkr::program::zk::committed_vars(&pk.plan).unwrap_or(0)
+    } else {
+        pk.plan.trace_vars
+    };
     println!(
         "| {name} | {} | {setup_s:.3} | {prove_s:.3} | {verify_ms:.1} | {:.0} | {:.0} | {interp_ms:.2} | {:.0}x | {ezkl} | {speedup} | yes |",
-        pk.plan.trace_vars,
+        trace_vars,
         proof.to_bytes().len() as f64 / 1024.0,
         peak_rss_mb(),
         prove_s * 1e3 / interp_ms.max(1e-6),
@@ -145,10 +168,10 @@ fn one(dir: &std::path::Path, name: &str) {
 }
 
 /// The edit part of an attested image edit on gkr: crop + bilinear resize to half + grayscale
-/// of a `WxH` RGB image (`--image WxH`). The original is PUBLIC here (gkr refuses hidden
-/// inputs until its sumchecks are masked), so this is the cost of the edit proof alone, not
-/// the privacy-preserving proof `vouch image edit` makes on halo2.
-fn image(size: &str) {
+/// of a `WxH` RGB image (`--image WxH`), with the original public or, with `--private`,
+/// hidden (a zero-knowledge proof; the original is committed inside the proof's trace, not
+/// yet the camera's linkable commitment).
+fn image(size: &str, private: bool) {
     let (w, h, recipe) = common::edit_recipe(size);
     let edits = vouch::image_ops::parse_edits(&recipe).expect("recipe");
     let program = vouch::image_ops::edit_program(w, h, 3, &edits).expect("program");
@@ -159,12 +182,7 @@ fn image(size: &str) {
     let t0 = Instant::now();
     let w_: Witness = interp::run(&program, &[input]).expect("run").into();
     let run_ms = t0.elapsed().as_secs_f64() * 1e3;
-    let policy = VisibilityPolicy {
-        input: Visibility::Public,
-        weights: Visibility::Fixed,
-        output: Visibility::Public,
-    };
-    let (pk, vk) = GkrBackend.setup(&program, policy).expect("setup");
+    let (pk, vk) = GkrBackend.setup(&program, policy(private)).expect("setup");
     let t0 = Instant::now();
     let (st, proof) = GkrBackend.prove(&pk, &w_).expect("prove");
     let prove_s = t0.elapsed().as_secs_f64();
@@ -172,9 +190,14 @@ fn image(size: &str) {
     GkrBackend.verify(&vk, &st, &proof).expect("verify");
     let verify_ms = t0.elapsed().as_secs_f64() * 1e3;
     println!(
-        "| {w}x{h} RGB (original public) | {} | 2^{} | {run_ms:.0} | {prove_s:.2} | {verify_ms:.0} | {:.0} | {:.0} |",
+        "| {w}x{h} RGB (original {}) | {} | 2^{} | {run_ms:.0} | {prove_s:.2} | {verify_ms:.0} | {:.0} | {:.0} |",
+        if private { "hidden, zk" } else { "public" },
         recipe.join(" "),
-        pk.plan.trace_vars,
+        if pk.plan.zk {
+            vouch::gkr::program::zk::committed_vars(&pk.plan).unwrap_or(0)
+        } else {
+            pk.plan.trace_vars
+        },
         proof.to_bytes().len() as f64 / 1024.0,
         peak_rss_mb()
     );

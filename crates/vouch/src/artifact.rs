@@ -816,10 +816,10 @@ pub fn gkr_shape(key: &GkrKey) -> (u32, usize, usize, u32) {
     )
 }
 
-/// The tensors a gkr statement carries, in order: the program's inputs, then its outputs
-/// (each once).
-pub fn gkr_public_tensors(program: &Program) -> Vec<TensorId> {
-    vouch_gkr::backend::public_ids(program)
+/// The tensors a gkr statement carries, in order: the program's inputs (unless hidden by the
+/// policy), then its outputs (each once).
+pub fn gkr_public_tensors(program: &Program, policy: VisibilityPolicy) -> Vec<TensorId> {
+    vouch_gkr::backend::public_ids(program, policy)
 }
 
 /// Checks `gkr.program` against the summary and derives the key (the plan) from it: the
@@ -883,7 +883,7 @@ fn check_gkr_key(summary: &KeysSummary, program_bytes: &[u8]) -> Result<GkrKey, 
     }
     let public: Vec<(TensorId, usize)> =
         summary.public.iter().map(|t| (t.tensor, t.len())).collect();
-    let key_public: Vec<(TensorId, usize)> = gkr_public_tensors(&program)
+    let key_public: Vec<(TensorId, usize)> = gkr_public_tensors(&program, key.policy)
         .into_iter()
         .map(|id| (id, program.info(id).shape.iter().product()))
         .collect();

@@ -261,7 +261,7 @@ fn setup_gkr(pkg: &ModelPackage, policy: VisibilityPolicy) -> Result<KeysDir, Vo
         table_rows,
         range_bits,
         lanes: 0,
-        public: gkr_public_tensors(program)
+        public: gkr_public_tensors(program, policy)
             .into_iter()
             .map(|id| tensor_summary(pkg, id))
             .collect(),

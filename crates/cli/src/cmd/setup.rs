@@ -1,9 +1,9 @@
 //! `vouch setup`: proving and verifying keys for a model under a visibility policy.
 //!
 //! halo2 takes its KZG parameters from `--srs` (or `--insecure-dev-setup`). gkr has no
-//! trusted setup (neither flag is accepted) and proves only input public, weights fixed,
-//! output public today; that is its policy when no `--preset` or role flag is given, and any
-//! other policy is refused with the flags to pass.
+//! trusted setup (neither flag is accepted) and proves input public (its policy when no
+//! `--preset` or role flag is given) or private (a zero-knowledge proof), with weights fixed and
+//! the output public; any other policy is refused with the flags to pass.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -240,7 +240,7 @@ fn explain_gkr_policy(e: VouchError, policy: VisibilityPolicy) -> anyhow::Error 
         VouchError::Gkr(ProgramError::Plan(PlanError::Visibility { role, vis, .. })) => {
             let want = BackendKind::Gkr.default_policy();
             anyhow::anyhow!(
-                "{e}\n--backend gkr proves only input public, weights fixed, output public today, not {} (--{role}-vis {} is the problem): pass --input-vis {} --weights-vis {} --output-vis {}, or no --preset and no role flags; or use --backend halo2 for this policy",
+                "{e}\n--backend gkr proves input public or private (a zero-knowledge proof), weights fixed, output public today, not {} (--{role}-vis {} is the problem): pass --input-vis {} (or private) --weights-vis {} --output-vis {}, or no --preset and no role flags; or use --backend halo2 for this policy",
                 describe_policy(policy),
                 visibility_name(*vis),
                 visibility_name(want.input),

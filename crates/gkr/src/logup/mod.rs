@@ -184,7 +184,7 @@ impl Table {
     }
 
     /// Component `c` of entry `j` (for entries of a validated table).
-    fn entry(&self, j: usize, c: usize) -> i64 {
+    pub(crate) fn entry(&self, j: usize, c: usize) -> i64 {
         match self {
             Table::Range { lo, .. } => lo + j as i64,
             Table::Function { lo, values } => match c {
@@ -245,7 +245,7 @@ impl Table {
     }
 
     /// Absorbs the table's description (and, for function tables, its values).
-    fn absorb(&self, t: &mut Transcript) {
+    pub(crate) fn absorb(&self, t: &mut Transcript) {
         match self {
             Table::Range { lo, bits } => {
                 t.absorb_u64s(b"logup/table", &[0, *lo as u64, *bits as u64]);

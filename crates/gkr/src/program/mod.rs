@@ -10,6 +10,7 @@ pub mod maps;
 pub mod plan;
 pub mod protocol;
 pub mod witness;
+pub mod zk;
 
 use thiserror::Error;
 

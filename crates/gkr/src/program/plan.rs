@@ -64,6 +64,15 @@ pub enum PlanError {
         op: &'static str,
         bound: i128,
     },
+    #[error(
+        "column {column} ({len} entries, {uses} uses) is too small to stay hidden in a \
+         zero-knowledge proof: its random mask would be determined by what the proof reveals"
+    )]
+    TooSmallToHide {
+        column: String,
+        len: usize,
+        uses: usize,
+    },
     #[error(transparent)]
     Map(#[from] MapError),
 }
@@ -152,11 +161,14 @@ pub struct Column {
     pub loc: Option<Loc>,
     /// A limb column, placed inside the range region of this many bits.
     pub region: Option<u32>,
+    /// Fewest variables of the column's extension (zero-knowledge plans raise small columns so
+    /// that their random masks outnumber what the proof reveals; 0 otherwise).
+    pub min_vars: usize,
 }
 
 impl Column {
     pub fn vars(&self) -> usize {
-        num_vars(self.len)
+        num_vars(self.len).max(self.min_vars)
     }
 }
 
@@ -287,6 +299,10 @@ pub struct Plan {
     pub tensor_cols: Vec<Col>,
     /// Variables of the trace vector.
     pub trace_vars: usize,
+    /// Some tensor is hidden: proofs are zero-knowledge (`program::zk`).
+    pub zk: bool,
+    /// Fewest variables of any column (see [`Column::min_vars`]).
+    pub min_vars: usize,
 }
 
 /// Sizes of a plan, for key summaries and reports.
@@ -303,6 +319,11 @@ pub struct PlanSummary {
 }
 
 impl Plan {
+    /// Variables of an entrywise constraint over `len` entries (those of its columns).
+    pub fn domain_vars(&self, len: usize) -> usize {
+        num_vars(len).max(self.min_vars)
+    }
+
     /// Sizes of this plan.
     pub fn summary(&self) -> PlanSummary {
         let committed = self
@@ -332,7 +353,16 @@ impl Plan {
     /// program has so few range-checked values that the 2^16-entry table would dominate.
     pub fn new(program: &Program, policy: VisibilityPolicy) -> Result<Self, PlanError> {
         check_policy(policy)?;
-        let wide = Self::with_limbs(program, LIMB_BITS)?;
+        let plan = Self::lowered(program, policy)?;
+        if plan.zk {
+            super::zk::check_hiding(&plan)?;
+            super::zk::Layout::new(&plan)?;
+        }
+        Ok(plan)
+    }
+
+    fn lowered(program: &Program, policy: VisibilityPolicy) -> Result<Self, PlanError> {
+        let wide = Self::with_limbs(program, policy, LIMB_BITS)?;
         let entries: usize = wide
             .columns
             .iter()
@@ -340,12 +370,16 @@ impl Plan {
             .map(|c| c.len)
             .sum();
         if 2 * entries + (1 << SMALL_LIMB_BITS) < 1 << LIMB_BITS {
-            return Self::with_limbs(program, SMALL_LIMB_BITS);
+            return Self::with_limbs(program, policy, SMALL_LIMB_BITS);
         }
         Ok(wide)
     }
 
-    fn with_limbs(program: &Program, limb_bits: u32) -> Result<Self, PlanError> {
+    fn with_limbs(
+        program: &Program,
+        policy: VisibilityPolicy,
+        limb_bits: u32,
+    ) -> Result<Self, PlanError> {
         let mut b = Builder {
             limb_bits,
             program,
@@ -354,11 +388,14 @@ impl Plan {
             lookups: Vec::new(),
             limbs: Vec::new(),
             tensor_cols: vec![usize::MAX; program.tensors.len()],
+            zk: policy.input == Visibility::Private,
+            min_vars: 0,
         };
         for (i, info) in program.tensors.iter().enumerate() {
             let id = TensorId(i as u32);
             let len = info.shape.iter().product();
             let source = match info.kind {
+                TensorKind::Input if policy.input == Visibility::Private => Source::Committed,
                 TensorKind::Input => Source::Public(id),
                 TensorKind::Weight => {
                     Source::Fixed(Arc::new(program.weights[i].clone().unwrap_or_default()))
@@ -376,28 +413,31 @@ impl Plan {
     }
 }
 
+/// Policies the gkr backend proves: input public or private (zero-knowledge), weights fixed or
+/// public, output public.
 fn check_policy(p: VisibilityPolicy) -> Result<(), PlanError> {
-    const ZK: &str = "the gkr sumchecks are not masked yet, so hidden tensors would leak; \
-                      use public inputs and fixed weights, or the halo2 backend";
-    if p.input != Visibility::Public {
+    if !matches!(p.input, Visibility::Public | Visibility::Private) {
         return Err(PlanError::Visibility {
             role: "input",
             vis: p.input,
-            why: ZK,
+            why: "a hashed (linkable) input commitment is not built for gkr yet; use a \
+                  private input (hidden, unlinked) or the halo2 backend",
         });
     }
     if !matches!(p.weights, Visibility::Fixed | Visibility::Public) {
         return Err(PlanError::Visibility {
             role: "weights",
             vis: p.weights,
-            why: ZK,
+            why: "hidden weights need products with committed weight tensors, not built for \
+                  gkr yet; use fixed weights or the halo2 backend",
         });
     }
     if p.output != Visibility::Public {
         return Err(PlanError::Visibility {
             role: "output",
             vis: p.output,
-            why: ZK,
+            why: "hidden outputs are not built for gkr yet; use a public output or the halo2 \
+                  backend",
         });
     }
     Ok(())
@@ -412,6 +452,9 @@ struct Builder<'p> {
     lookups: Vec<Lookup>,
     limbs: Vec<Col>,
     tensor_cols: Vec<Col>,
+    /// Zero-knowledge plan (hidden input).
+    zk: bool,
+    min_vars: usize,
 }
 
 /// Bits needed for values in [0, v].
@@ -436,6 +479,7 @@ impl Builder<'_> {
             fill,
             loc: None,
             region: None,
+            min_vars: self.min_vars,
         });
         self.columns.len() - 1
     }
@@ -1449,6 +1493,13 @@ impl Builder<'_> {
 
     /// Places the range region and every committed column in the trace.
     fn finish(mut self) -> Result<Plan, PlanError> {
+        if self.zk {
+            self.min_vars =
+                super::zk::min_vars(self.columns.len(), &self.constraints, &self.lookups);
+            for c in &mut self.columns {
+                c.min_vars = self.min_vars;
+            }
+        }
         let mut ranges = Vec::new();
         let mut widths: Vec<u32> = self
             .limbs
@@ -1533,6 +1584,8 @@ impl Builder<'_> {
             ranges,
             tensor_cols: self.tensor_cols,
             trace_vars,
+            zk: self.zk,
+            min_vars: self.min_vars,
         })
     }
 }

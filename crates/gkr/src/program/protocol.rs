@@ -17,7 +17,7 @@ use rand::TryRng;
 
 use super::plan::{Affine, Col, Const, Constraint, Plan, ProductShape, Source};
 use super::ProgramError;
-use crate::field::{embed, EF, F};
+use crate::field::{embed, embed_slice, EF, F};
 use crate::logup::{self, LookupClaim, LookupProof, Table};
 use crate::mle::{eq_eval, eq_table, evaluate, evaluate_base, num_vars, prefix_indicator};
 use crate::pcs::{OpeningProof, TensorCommitment, TensorPcs};
@@ -51,12 +51,12 @@ const L_POINT: &[u8] = b"gkr/program/point";
 const L_EVAL: &[u8] = b"gkr/program/eval";
 const L_BATCH: &[u8] = b"gkr/program/batch";
 
-fn eval_ints(v: &[i64], point: &[EF]) -> EF {
+pub(super) fn eval_ints(v: &[i64], point: &[EF]) -> EF {
     let f: Vec<F> = v.iter().map(|&x| embed(x)).collect();
     evaluate_base(&f, point).unwrap_or(EF::ZERO)
 }
 
-fn const_eval(c: &Const, len: usize, point: &[EF]) -> EF {
+pub(super) fn const_eval(c: &Const, len: usize, point: &[EF]) -> EF {
     match c {
         Const::None => EF::ZERO,
         Const::Scalar(k) => prefix_indicator(len, point).map_or(EF::ZERO, |s| s * *k),
@@ -65,7 +65,7 @@ fn const_eval(c: &Const, len: usize, point: &[EF]) -> EF {
 }
 
 /// `Σ coef·col + constant` as a table of 2^vars entries.
-fn affine_table(a: &Affine, len: usize, vars: usize, values: &[Vec<i64>]) -> Vec<EF> {
+pub(super) fn affine_table(a: &Affine, len: usize, vars: usize, values: &[Vec<i64>]) -> Vec<EF> {
     let mut t = vec![EF::ZERO; 1 << vars];
     match &a.constant {
         Const::None => {}
@@ -84,7 +84,7 @@ fn affine_table(a: &Affine, len: usize, vars: usize, values: &[Vec<i64>]) -> Vec
 }
 
 /// Columns of the affine expressions, in first-appearance order, without repeats.
-fn affine_cols<'a>(affines: impl IntoIterator<Item = &'a Affine>) -> Vec<Col> {
+pub(super) fn affine_cols<'a>(affines: impl IntoIterator<Item = &'a Affine>) -> Vec<Col> {
     let mut cols = Vec::new();
     for a in affines {
         for &(_, c) in &a.terms {
@@ -96,7 +96,7 @@ fn affine_cols<'a>(affines: impl IntoIterator<Item = &'a Affine>) -> Vec<Col> {
     cols
 }
 
-fn quadratic_expr(products: usize) -> Expression {
+pub(super) fn quadratic_expr(products: usize) -> Expression {
     // Polys: eq, A_0, B_0, …, A_{k-1}, B_{k-1}, L.
     let mut terms: Vec<(EF, Vec<usize>)> = (0..products)
         .map(|j| (EF::ONE, vec![0, 1 + 2 * j, 2 + 2 * j]))
@@ -109,7 +109,7 @@ fn quadratic_expr(products: usize) -> Expression {
 }
 
 /// Σ_x P_0(x)·P_1(x)·P_2(x).
-fn product3() -> Expression {
+pub(super) fn product3() -> Expression {
     Expression {
         num_polys: 3,
         terms: vec![(EF::ONE, vec![0, 1, 2])],
@@ -117,14 +117,14 @@ fn product3() -> Expression {
 }
 
 /// The output point of a product split into batch, row and column parts.
-struct ProductSplit {
-    rb: Vec<EF>,
-    ri: Vec<EF>,
-    rj: Vec<EF>,
+pub(super) struct ProductSplit {
+    pub rb: Vec<EF>,
+    pub ri: Vec<EF>,
+    pub rj: Vec<EF>,
 }
 
 impl ProductSplit {
-    fn new(shape: &ProductShape, r: &[EF]) -> Self {
+    pub(super) fn new(shape: &ProductShape, r: &[EF]) -> Self {
         let bb = num_vars(shape.batch);
         ProductSplit {
             rb: r[..bb].to_vec(),
@@ -135,7 +135,11 @@ impl ProductSplit {
 }
 
 /// The points where the sumcheck over (batch, t) leaves claims on a and b.
-fn product_points(shape: &ProductShape, split: &ProductSplit, s: &[EF]) -> (Vec<EF>, Vec<EF>) {
+pub(super) fn product_points(
+    shape: &ProductShape,
+    split: &ProductSplit,
+    s: &[EF],
+) -> (Vec<EF>, Vec<EF>) {
     let bb = num_vars(shape.batch);
     let (sb, st) = s.split_at(bb.min(s.len()));
     let mut pa = Vec::new();
@@ -155,11 +159,11 @@ fn product_points(shape: &ProductShape, split: &ProductSplit, s: &[EF]) -> (Vec<
 
 /// The prover's tables over (batch, t): eq(r_b, ·), a(·, r_i, ·), b(·, ·, r_j); an unbatched
 /// operand is repeated over the batch (its extension does not depend on the batch variables).
-fn product_tables(
+pub(super) fn product_tables(
     shape: &ProductShape,
     r: &[EF],
-    a: &[i64],
-    b: &[i64],
+    a: &[F],
+    b: &[F],
 ) -> (Vec<Vec<EF>>, ProductSplit) {
     let split = ProductSplit::new(shape, r);
     let (m, k, n) = (1usize << shape.m, 1usize << shape.k, 1usize << shape.n);
@@ -172,7 +176,7 @@ fn product_tables(
     let mut e = vec![EF::ZERO; nb * k];
     let mut af = vec![EF::ZERO; nb * k];
     let mut bf = vec![EF::ZERO; nb * k];
-    let get = |v: &[i64], i: usize| v.get(i).map_or(F::ZERO, |&x| embed(x));
+    let get = |v: &[F], i: usize| v.get(i).copied().unwrap_or(F::ZERO);
     for bt in 0..nb {
         let ab = if shape.a_batched { bt * m * k } else { 0 };
         let bbase = if shape.b_batched { bt * k * n } else { 0 };
@@ -321,7 +325,12 @@ impl Prover<'_> {
                 let bb = num_vars(shape.batch);
                 let r = self.point(bb + shape.m + shape.n);
                 let claimed = self.value(*c, &r)?;
-                let (tables, split) = product_tables(shape, &r, &self.values[*a], &self.values[*b]);
+                let (tables, split) = product_tables(
+                    shape,
+                    &r,
+                    &embed_slice(&self.values[*a]),
+                    &embed_slice(&self.values[*b]),
+                );
                 let expr = product3();
                 let out = sumcheck::prove(&expr, tables, claimed, self.t)?;
                 if proven_sum(&expr, &out) != Some(claimed) && self.strict {
@@ -429,6 +438,9 @@ pub fn prove(
     tensors: &[Vec<i64>],
     t: &mut Transcript,
 ) -> Result<ProgramProof, ProgramError> {
+    if plan.zk {
+        return super::zk::prove(plan, tensors, t);
+    }
     let values = super::witness::column_values(plan, tensors)?;
     prove_columns(plan, values, t, true)
 }
@@ -441,6 +453,9 @@ pub fn prove_columns_unchecked(
     values: Vec<Vec<i64>>,
     t: &mut Transcript,
 ) -> Result<ProgramProof, ProgramError> {
+    if plan.zk {
+        return super::zk::prove_columns_unchecked(plan, values, t);
+    }
     prove_columns(plan, values, t, false)
 }
 
@@ -500,14 +515,9 @@ fn prove_columns(
     }
     // The column values are no longer needed once the trace is rebuilt.
     let trace = trace_vector(plan, &std::mem::take(&mut p.values));
-    let mut batch = BatchProver {
-        vars: plan.trace_vars,
-        w,
-        base: Some(trace),
-        t: Vec::new(),
-    };
+    let mut batch = BatchProver::new(plan.trace_vars, w, trace);
     let (proof, point) = sumcheck::prove_with(&mut batch, total, p.t);
-    let trace_at = batch.t.first().copied().unwrap_or(EF::ZERO);
+    let trace_at = batch.final_value();
     drop(batch);
     p.send(trace_at);
     p.sumchecks.push(proof);
@@ -537,11 +547,27 @@ fn trace_vector(plan: &Plan, values: &[Vec<i64>]) -> Vec<F> {
 
 /// The batching sumcheck Σ_x W(x)·T(x) over the whole trace, keeping T in the base field
 /// until the first challenge (an extension-field copy of the trace would take 3x its memory).
-struct BatchProver {
+pub(super) struct BatchProver {
     vars: usize,
     w: Vec<EF>,
     base: Option<Vec<F>>,
     t: Vec<EF>,
+}
+
+impl BatchProver {
+    pub(super) fn new(vars: usize, w: Vec<EF>, base: Vec<F>) -> Self {
+        BatchProver {
+            vars,
+            w,
+            base: Some(base),
+            t: Vec::new(),
+        }
+    }
+
+    /// T at the bound point, once every variable is bound.
+    pub(super) fn final_value(&self) -> EF {
+        self.t.first().copied().unwrap_or(EF::ZERO)
+    }
 }
 
 impl sumcheck::RoundProver for BatchProver {
@@ -863,6 +889,9 @@ pub fn verify(
     proof: &ProgramProof,
     t: &mut Transcript,
 ) -> Result<(), ProgramError> {
+    if plan.zk {
+        return super::zk::verify(plan, public, proof, t);
+    }
     for (c, col) in plan.columns.iter().enumerate() {
         if let Source::Public(id) = col.source {
             let ok = public

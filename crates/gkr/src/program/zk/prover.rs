@@ -1,0 +1,687 @@
+//! The zero-knowledge prover (see the module docs of [`super`]).
+
+use p3_field::PrimeCharacteristicRing;
+use rand::rngs::{StdRng, SysRng};
+use rand::{Rng as _, SeedableRng, TryRng};
+
+use super::batch::{self, Claim, EqTerm};
+use super::lookup::{self, Leaf};
+use super::mask::{MaskPoly, MaskedProver, Pool};
+use super::{is_committed, lookup_depth, Layout, DEG_LINEAR, DEG_PRODUCT, DEG_QUADRATIC};
+use crate::field::{embed, embed_slice, EF, F, P};
+use crate::logup::Table;
+use crate::mle::{eq_table, num_vars};
+use crate::pcs::TensorPcs;
+use crate::program::plan::{Affine, Col, Constraint, Plan};
+use crate::program::protocol::{
+    affine_cols, const_eval, eval_ints, product3, product_points, product_tables, quadratic_expr,
+};
+use crate::program::{ProgramError, ProgramProof};
+use crate::sumcheck::{self, Expression, SumcheckProof, TableProver};
+use crate::transcript::Transcript;
+
+pub(super) const L_TRACE: &[u8] = b"gkr/zk/trace";
+pub(super) const L_T: &[u8] = b"gkr/zk/t";
+pub(super) const L_POINT: &[u8] = b"gkr/zk/point";
+pub(super) const L_EVAL: &[u8] = b"gkr/zk/eval";
+pub(super) const L_MASK_SUM: &[u8] = b"gkr/zk/mask-sum";
+pub(super) const L_MASK_RHO: &[u8] = b"gkr/zk/mask-rho";
+
+/// Proves a run with hidden tensors; `tensors` holds every IR tensor's values.
+pub fn prove(
+    plan: &Plan,
+    tensors: &[Vec<i64>],
+    t: &mut Transcript,
+) -> Result<ProgramProof, ProgramError> {
+    let values = crate::program::witness::column_values(plan, tensors)?;
+    prove_columns(plan, values, t, true)
+}
+
+/// Proves from given column values without the prover's own checks (soundness tests).
+#[doc(hidden)]
+pub fn prove_columns_unchecked(
+    plan: &Plan,
+    values: Vec<Vec<i64>>,
+    t: &mut Transcript,
+) -> Result<ProgramProof, ProgramError> {
+    prove_columns(plan, values, t, false)
+}
+
+fn random_field(rng: &mut StdRng, dst: &mut [F]) {
+    for x in dst {
+        // Rejection keeps every entry exactly uniform.
+        *x = loop {
+            let v = rng.next_u64();
+            if v < P {
+                break F::from_u64(v);
+            }
+        };
+    }
+}
+
+fn prove_columns(
+    plan: &Plan,
+    values: Vec<Vec<i64>>,
+    t: &mut Transcript,
+    strict: bool,
+) -> Result<ProgramProof, ProgramError> {
+    let layout = Layout::new(plan)?;
+    let shape = layout.shape;
+    let half = shape.half();
+    let mut full = vec![F::ZERO; 2 * half];
+    for (c, col) in plan.columns.iter().enumerate() {
+        if let (true, Some(loc), false) = (is_committed(plan, c), col.loc, col.region.is_some()) {
+            for (x, &v) in full[loc.offset..].iter_mut().zip(&values[c]) {
+                *x = embed(v);
+            }
+        }
+    }
+    let mut seed = [0u8; 32];
+    SysRng
+        .try_fill_bytes(&mut seed)
+        .map_err(|e| ProgramError::Randomness(e.to_string()))?;
+    let mut rng = StdRng::from_seed(seed);
+    random_field(
+        &mut rng,
+        &mut full[layout.pool_start..layout.pool_start + layout.pool_cap],
+    );
+    random_field(&mut rng, &mut full[half..]);
+    SysRng
+        .try_fill_bytes(&mut seed)
+        .map_err(|e| ProgramError::Randomness(e.to_string()))?;
+    let pcs = TensorPcs::new(shape.vars)?;
+    let (commitment, data) = pcs.commit(&full, seed)?;
+    commitment.absorb(t, L_TRACE);
+    let mut p = Prover {
+        plan,
+        strict,
+        values,
+        full,
+        half,
+        t,
+        pool: layout.pool(),
+        claims: Vec::new(),
+        evals: Vec::new(),
+        sumchecks: Vec::new(),
+    };
+    for c in &plan.constraints {
+        p.constraint(c)?;
+    }
+    for l in &plan.lookups {
+        p.lookup(&l.node, &l.table, &[l.x, l.y], l.multiplicities)?;
+    }
+    for r in &plan.ranges {
+        p.lookup(
+            "range checks",
+            &Table::range(r.bits),
+            &[r.region],
+            r.multiplicities,
+        )?;
+    }
+    let Prover {
+        full,
+        claims,
+        mut evals,
+        mut sumchecks,
+        t,
+        ..
+    } = p;
+    let out = batch::prove(shape, full, claims, t)?;
+    evals.extend_from_slice(&out.values);
+    sumchecks.push(out.proof);
+    let opening = pcs.open(&commitment, data, &[out.point], t)?;
+    Ok(ProgramProof {
+        commitment,
+        evals,
+        sumchecks,
+        lookups: Vec::new(),
+        opening,
+    })
+}
+
+struct Prover<'a> {
+    plan: &'a Plan,
+    strict: bool,
+    values: Vec<Vec<i64>>,
+    /// The committed vector [witness ; random].
+    full: Vec<F>,
+    half: usize,
+    t: &'a mut Transcript,
+    pool: Pool,
+    claims: Vec<Claim>,
+    evals: Vec<EF>,
+    sumchecks: Vec<SumcheckProof>,
+}
+
+impl Prover<'_> {
+    fn send(&mut self, v: EF) {
+        self.evals.push(v);
+        self.t.absorb_ext(L_EVAL, &[v]);
+    }
+
+    fn point(&mut self, vars: usize) -> Vec<EF> {
+        self.t.challenges_ext(L_POINT, vars)
+    }
+
+    fn committed(&self, col: Col) -> bool {
+        is_committed(self.plan, col)
+    }
+
+    fn loc(&self, col: Col) -> Result<(usize, usize), ProgramError> {
+        let l = self.plan.columns[col]
+            .loc
+            .ok_or(ProgramError::Internal("committed column without a place"))?;
+        Ok((l.offset, l.vars))
+    }
+
+    /// The random companion R_c of a committed column (zeros for known columns).
+    fn companion(&self, col: Col) -> Result<Vec<F>, ProgramError> {
+        let vars = self.plan.columns[col].vars();
+        if !self.committed(col) {
+            return Ok(vec![F::ZERO; 1 << vars]);
+        }
+        let (off, _) = self.loc(col)?;
+        Ok(self.full[self.half + off..self.half + off + (1 << vars)].to_vec())
+    }
+
+    /// The column's values, embedded and zero-padded to 2^vars.
+    fn base_values(&self, col: Col) -> Vec<F> {
+        let mut v = embed_slice(&self.values[col]);
+        v.resize(1 << self.plan.columns[col].vars(), F::ZERO);
+        v
+    }
+
+    /// The masked column as a table over (z, x).
+    fn zext(&self, col: Col) -> Result<Vec<EF>, ProgramError> {
+        let mut t: Vec<EF> = self.base_values(col).into_iter().map(EF::from).collect();
+        t.extend(self.companion(col)?.into_iter().map(EF::from));
+        Ok(t)
+    }
+
+    /// ĉ(z, point): sent and claimed for a committed column, computed for a known one.
+    fn claim_col(&mut self, col: Col, z: EF, point: &[EF]) -> Result<EF, ProgramError> {
+        if !self.committed(col) {
+            return Ok((EF::ONE - z) * eval_ints(&self.values[col], point));
+        }
+        let (off, vars) = self.loc(col)?;
+        if vars != point.len() {
+            return Err(ProgramError::Internal(
+                "claim arity differs from its column",
+            ));
+        }
+        let eq = vec![EqTerm {
+            z,
+            off,
+            point: point.to_vec(),
+            coef: EF::ONE,
+        }];
+        let value = batch::Shape {
+            vars: num_vars(self.full.len()),
+        }
+        .claim_value(&self.full, &eq, &[]);
+        self.send(value);
+        self.claims.push(Claim {
+            eq,
+            sparse: Vec::new(),
+            value,
+        });
+        Ok(value)
+    }
+
+    /// The term `coef·R_col(point)` of an S-combination (none for known columns).
+    fn r_term(&self, col: Col, point: &[EF], coef: EF) -> Result<Option<EqTerm>, ProgramError> {
+        if !self.committed(col) {
+            return Ok(None);
+        }
+        let (off, _) = self.loc(col)?;
+        Ok(Some(EqTerm {
+            z: EF::ONE,
+            off,
+            point: point.to_vec(),
+            coef,
+        }))
+    }
+
+    /// Sends and claims S = Σ terms (over the random companions).
+    fn send_s(&mut self, terms: Vec<EqTerm>) -> EF {
+        let shape = batch::Shape {
+            vars: num_vars(self.full.len()),
+        };
+        let value = shape.claim_value(&self.full, &terms, &[]);
+        self.send(value);
+        if !terms.is_empty() {
+            self.claims.push(Claim {
+                eq: terms,
+                sparse: Vec::new(),
+                value,
+            });
+        }
+        value
+    }
+
+    /// A masked sumcheck of Σ expr(tables) = claim; returns the point and the tables' values.
+    fn masked(
+        &mut self,
+        expr: &Expression,
+        tables: Vec<Vec<EF>>,
+        claim: EF,
+        degree: usize,
+    ) -> Result<(Vec<EF>, Vec<EF>), ProgramError> {
+        let n = num_vars(tables.first().map_or(1, Vec::len));
+        let g = MaskPoly::alloc(&mut self.pool, n, degree, &self.full)?;
+        let mut inner = TableProver::new(expr, tables)?;
+        let big_g = g.sum();
+        self.evals.push(big_g);
+        self.t.absorb_ext(L_MASK_SUM, &[big_g]);
+        let rho = self.t.challenge_ext(L_MASK_RHO);
+        let mut mp = MaskedProver::new(&mut inner, &g, rho, claim);
+        let (proof, point) = sumcheck::prove_with(&mut mp, claim + rho * big_g, self.t);
+        let evals = inner.evals();
+        let gs = g.eval(&point);
+        self.send(gs);
+        self.claims.push(Claim {
+            eq: Vec::new(),
+            sparse: g.weights(&point),
+            value: gs,
+        });
+        self.sumchecks.push(proof);
+        Ok((point, evals))
+    }
+
+    /// An affine expression as a table over (z, x): the columns masked, the constant in both
+    /// halves.
+    fn zaffine(&self, a: &Affine, len: usize, vars: usize) -> Result<Vec<EF>, ProgramError> {
+        let lower = crate::program::protocol::affine_table(a, len, vars, &self.values);
+        let none = Affine {
+            terms: Vec::new(),
+            constant: a.constant.clone(),
+        };
+        let mut upper = crate::program::protocol::affine_table(&none, len, vars, &self.values);
+        for &(coef, col) in &a.terms {
+            if self.committed(col) {
+                for (x, r) in upper.iter_mut().zip(self.companion(col)?) {
+                    *x += EF::from(coef * r);
+                }
+            }
+        }
+        let mut t = lower;
+        t.extend(upper);
+        Ok(t)
+    }
+
+    fn fail(&self, node: &str, what: &str) -> Result<(), ProgramError> {
+        if self.strict {
+            return Err(ProgramError::witness(node, what));
+        }
+        Ok(())
+    }
+
+    fn constraint(&mut self, c: &Constraint) -> Result<(), ProgramError> {
+        match c {
+            Constraint::Zero { node, len, expr } => {
+                let tz = self.t.challenge_ext(L_T);
+                let r = self.point(self.plan.domain_vars(*len));
+                let mut acc = (EF::ONE - tz) * const_eval(&expr.constant, *len, &r);
+                let mut terms = Vec::new();
+                for col in affine_cols([expr]) {
+                    let coef: F = expr.terms.iter().filter(|t| t.1 == col).map(|t| t.0).sum();
+                    acc += self.claim_col(col, tz, &r)? * coef;
+                    terms.extend(self.r_term(col, &r, EF::from(coef))?);
+                }
+                let s = self.send_s(terms);
+                if acc != tz * s {
+                    self.fail(node, "an entrywise identity fails")?;
+                }
+            }
+            Constraint::Quadratic {
+                node,
+                len,
+                products,
+                linear,
+            } => {
+                let vars = self.plan.domain_vars(*len);
+                let r = self.point(vars);
+                let mut e = eq_table(&r);
+                e.resize(2 << vars, EF::ZERO);
+                let mut tables = vec![e];
+                for (a, b) in products {
+                    tables.push(self.zaffine(a, *len, vars)?);
+                    tables.push(self.zaffine(b, *len, vars)?);
+                }
+                tables.push(self.zaffine(linear, *len, vars)?);
+                let expr = quadratic_expr(products.len());
+                if TableProver::new(&expr, tables.clone())?.sum() != EF::ZERO {
+                    self.fail(node, "a quadratic identity fails")?;
+                }
+                let (pt, _) = self.masked(&expr, tables, EF::ZERO, DEG_QUADRATIC)?;
+                let all = products.iter().flat_map(|(a, b)| [a, b]).chain([linear]);
+                for col in affine_cols(all) {
+                    let _ = self.claim_col(col, pt[0], &pt[1..])?;
+                }
+            }
+            Constraint::Product {
+                node,
+                a,
+                b,
+                c,
+                shape,
+            } => self.product(node, *a, *b, *c, shape)?,
+            Constraint::Linear {
+                node,
+                out,
+                inputs,
+                constant,
+            } => {
+                let tz = self.t.challenge_ext(L_T);
+                let r = self.point(self.plan.columns[*out].vars());
+                let v_out = self.claim_col(*out, tz, &r)?;
+                let e = eq_table(&r);
+                let mut known = constant.as_ref().map_or(EF::ZERO, |c| eval_ints(c, &r));
+                let mut terms: Vec<EqTerm> = self.r_term(*out, &r, EF::ONE)?.into_iter().collect();
+                let mut rel = EF::ZERO;
+                for term in inputs {
+                    let in_vars = self.plan.columns[term.col].vars();
+                    let coef = EF::from(term.coef);
+                    if term.map.is_identity() {
+                        rel += self.claim_col(term.col, tz, &r)? * coef;
+                        terms.extend(self.r_term(term.col, &r, -coef)?);
+                    } else if !self.committed(term.col) {
+                        let w = term.map.transpose_eq(&e, 1 << in_vars);
+                        let x = self.base_values(term.col);
+                        let u: EF = w.iter().zip(&x).map(|(a, &b)| *a * b).sum();
+                        known += u * coef;
+                    } else {
+                        let q = self.point(in_vars);
+                        let w = term.map.transpose_eq(&e, 1 << in_vars);
+                        let mut a: Vec<EF> = w.iter().map(|&x| x * (EF::ONE - tz)).collect();
+                        a.extend(eq_table(&q).into_iter().map(|x| x * tz));
+                        let tables = vec![a, self.zext(term.col)?];
+                        let expr = Expression::product2();
+                        let u = TableProver::new(&expr, tables.clone())?.sum();
+                        self.send(u);
+                        let (pt, _) = self.masked(&expr, tables, u, DEG_LINEAR)?;
+                        let _ = self.claim_col(term.col, pt[0], &pt[1..])?;
+                        terms.extend(self.r_term(term.col, &q, -coef)?);
+                        rel += u * coef;
+                    }
+                }
+                let s = self.send_s(terms);
+                if v_out - rel - (EF::ONE - tz) * known != tz * s {
+                    self.fail(node, "a linear map gives other values")?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A point of a product operand's own power-of-two layout, on the column's extension
+    /// (leading variables 0 where the column was raised to more variables).
+    fn lift(&self, col: Col, p: &[EF]) -> Vec<EF> {
+        let extra = self.plan.columns[col].vars().saturating_sub(p.len());
+        let mut q = vec![EF::ZERO; extra];
+        q.extend_from_slice(p);
+        q
+    }
+
+    fn product(
+        &mut self,
+        node: &str,
+        a: Col,
+        b: Col,
+        c: Col,
+        shape: &crate::program::plan::ProductShape,
+    ) -> Result<(), ProgramError> {
+        let bb = num_vars(shape.batch);
+        let tz = self.t.challenge_ext(L_T);
+        let r = self.point(bb + shape.m + shape.n);
+        let q = self.point(bb + shape.k);
+        let v_c = self.claim_col(c, tz, &self.lift(c, &r))?;
+        let (lower, split) = product_tables(shape, &r, &self.base_values(a), &self.base_values(b));
+        let (upper, _) = product_tables(shape, &r, &self.companion(a)?, &self.companion(b)?);
+        let size = lower[0].len();
+        let mut e: Vec<EF> = lower[0].iter().map(|&x| x * (EF::ONE - tz)).collect();
+        e.resize(2 * size, EF::ZERO);
+        let cat = |l: &Vec<EF>, u: &Vec<EF>| l.iter().chain(u).copied().collect::<Vec<EF>>();
+        let (ta, tb) = (cat(&lower[1], &upper[1]), cat(&lower[2], &upper[2]));
+        let mut d = vec![EF::ZERO; size];
+        d.extend(eq_table(&q).into_iter().map(|x| x * tz));
+        // The mask term rides on a committed operand: D·A (or D·B).
+        let mask = if self.committed(a) {
+            Some(a)
+        } else if self.committed(b) {
+            Some(b)
+        } else {
+            None
+        };
+        let mut expr = product3();
+        expr.num_polys = 4;
+        match mask {
+            Some(m) if m == a => expr.terms.push((EF::ONE, vec![3, 1])),
+            Some(_) => expr.terms.push((EF::ONE, vec![3, 2])),
+            None => {}
+        }
+        let tables = vec![e, ta, tb, d];
+        let u = TableProver::new(&expr, tables.clone())?.sum();
+        self.send(u);
+        let (pt, _) = self.masked(&expr, tables, u, DEG_PRODUCT)?;
+        let (pa, pb) = product_points(shape, &split, &pt[1..]);
+        let _ = self.claim_col(a, pt[0], &self.lift(a, &pa))?;
+        let _ = self.claim_col(b, pt[0], &self.lift(b, &pb))?;
+        let mut terms: Vec<EqTerm> = self
+            .r_term(c, &self.lift(c, &r), EF::ONE)?
+            .into_iter()
+            .collect();
+        if let Some(m) = mask {
+            let (qa, qb) = product_points(shape, &split, &q);
+            let qm = if m == a { qa } else { qb };
+            terms.extend(self.r_term(m, &self.lift(m, &qm), -EF::ONE)?);
+        }
+        let s = self.send_s(terms);
+        if v_c - u != tz * s {
+            self.fail(node, "a matrix product differs")?;
+        }
+        Ok(())
+    }
+
+    fn lookup(
+        &mut self,
+        node: &str,
+        table: &Table,
+        columns: &[Col],
+        mult: Col,
+    ) -> Result<(), ProgramError> {
+        let n = self.plan.columns[columns[0]].len;
+        let tl = table.len();
+        let depth = lookup_depth(self.plan, columns, mult, tl);
+        self.t
+            .absorb_u64s(lookup::L_SHAPE, &[n as u64, table.num_columns() as u64]);
+        table.absorb(self.t);
+        let beta = self.t.challenge_ext(lookup::L_BETA);
+        let alpha = self.t.challenge_ext(lookup::L_ALPHA);
+        let masks = lookup::allocate(&mut self.pool, depth, &self.full)?;
+        // Leaves over (z, side, i), i < 2^depth.
+        let width = 1usize << depth;
+        let mut cols = Vec::new();
+        for &c in columns {
+            let mut lo = self.base_values(c);
+            lo.resize(width, F::ZERO);
+            let mut hi = self.companion(c)?;
+            hi.resize(width, F::ZERO);
+            cols.push([lo, hi]);
+        }
+        let mut m_lo = self.base_values(mult);
+        m_lo.resize(width, F::ZERO);
+        let mut m_hi = self.companion(mult)?;
+        m_hi.resize(width, F::ZERO);
+        let mut lp = vec![EF::ZERO; 4 * width];
+        let mut lq = vec![EF::ZERO; 4 * width];
+        let betas: Vec<EF> = (0..columns.len())
+            .scan(EF::ONE, |b, _| {
+                let cur = *b;
+                *b *= beta;
+                Some(cur)
+            })
+            .collect();
+        for z in 0..2 {
+            let base = z * 2 * width;
+            for i in 0..width {
+                let mut w = EF::ZERO;
+                for (col, &bc) in cols.iter().zip(&betas) {
+                    w += bc * col[z][i];
+                }
+                let inside = i < n;
+                lp[base + i] = if inside { EF::ONE } else { EF::ZERO };
+                lq[base + i] = if inside { alpha } else { EF::ONE } - w;
+                let m = if z == 0 { m_lo[i] } else { m_hi[i] };
+                lp[base + width + i] = -EF::from(m);
+                lq[base + width + i] = if i < tl {
+                    let mut tw = EF::ZERO;
+                    for (k, &bc) in betas.iter().enumerate() {
+                        tw += bc * embed(table.entry(i, k));
+                    }
+                    alpha - tw
+                } else {
+                    EF::ONE
+                };
+            }
+        }
+        // The tree on the real half: layers[v] has 2^v nodes (v = depth + 1 are the leaves).
+        let mut layers: Vec<(Vec<EF>, Vec<EF>)> = vec![(Vec::new(), Vec::new()); depth + 2];
+        layers[depth + 1] = (lp[..2 * width].to_vec(), lq[..2 * width].to_vec());
+        for v in (0..=depth).rev() {
+            let (cp, cq) = &layers[v + 1];
+            let (np, nq): (Vec<EF>, Vec<EF>) = (0..1usize << v)
+                .map(|x| {
+                    let (p0, p1, q0, q1) = (cp[2 * x], cp[2 * x + 1], cq[2 * x], cq[2 * x + 1]);
+                    (p0 * q1 + p1 * q0, q0 * q1)
+                })
+                .unzip();
+            layers[v] = (np, nq);
+        }
+        if layers[0].0[0] != EF::ZERO {
+            self.fail(node, "a looked-up value is not in its table")?;
+        }
+        // Masked layers (z, x) for v = 1..=depth; the leaves are lp, lq.
+        let zlayer = |v: usize, full: &[F]| -> (Vec<EF>, Vec<EF>) {
+            if v == depth + 1 {
+                return (lp.clone(), lq.clone());
+            }
+            let (p, q) = &layers[v];
+            let (mp, mq) = (masks.p[v - 1].values(full), masks.q[v - 1].values(full));
+            let k = mp.len();
+            let mut zp = p.clone();
+            zp.extend((0..p.len()).map(|x| mp[x % k]));
+            let mut zq = q.clone();
+            zq.extend((0..q.len()).map(|x| mq[x % k]));
+            (zp, zq)
+        };
+        let (mut tz, mut r, mut gamma) = (EF::ZERO, Vec::new(), EF::ZERO);
+        let mut claim = EF::ZERO;
+        for v in 0..=depth {
+            let (cp, cq) = zlayer(v + 1, &self.full);
+            let half = cp.len() / 2;
+            let split = |t: &[EF], b: usize| (0..half).map(|i| t[2 * i + b]).collect::<Vec<EF>>();
+            let size = half;
+            let eq = if v == 0 {
+                vec![EF::ONE; 2]
+            } else {
+                let mut pt = vec![tz];
+                pt.extend_from_slice(&r);
+                eq_table(&pt)
+            };
+            let mut sel = vec![EF::ONE; size / 2];
+            sel.resize(size, EF::ZERO);
+            let mut mk = vec![EF::ZERO; size];
+            if v >= 1 {
+                let (mp, mq) = (
+                    masks.p[v - 1].values(&self.full),
+                    masks.q[v - 1].values(&self.full),
+                );
+                let k = mp.len();
+                for x in 0..size / 2 {
+                    mk[size / 2 + x] = mp[x % k] + gamma * mq[x % k];
+                }
+            }
+            let tables = vec![
+                eq,
+                sel,
+                split(&cp, 0),
+                split(&cp, 1),
+                split(&cq, 0),
+                split(&cq, 1),
+                mk,
+            ];
+            let expr = lookup::layer_expr(gamma);
+            let g = &masks.g[v];
+            let mut inner = TableProver::new(&expr, tables)?;
+            let big_g = g.sum();
+            self.evals.push(big_g);
+            self.t.absorb_ext(L_MASK_SUM, &[big_g]);
+            let rho = self.t.challenge_ext(L_MASK_RHO);
+            let mut mp = MaskedProver::new(&mut inner, g, rho, claim);
+            let (proof, pt) = sumcheck::prove_with(&mut mp, claim + rho * big_g, self.t);
+            let ev = inner.evals();
+            let gs = g.eval(&pt);
+            self.send(gs);
+            self.claims.push(Claim {
+                eq: Vec::new(),
+                sparse: g.weights(&pt),
+                value: gs,
+            });
+            self.sumchecks.push(proof);
+            let children = [ev[2], ev[3], ev[4], ev[5]];
+            self.evals.extend_from_slice(&children);
+            self.t.absorb_ext(lookup::L_CHILDREN, &children);
+            let (t_new, s) = (pt[0], pt[1..].to_vec());
+            if v >= 1 {
+                let lambda =
+                    lookup::lambda_value(&self.full, masks.p[v - 1], masks.q[v - 1], gamma, &s);
+                self.send(lambda);
+                let eq = lookup::lambda_terms(masks.p[v - 1], masks.q[v - 1], gamma, &s)
+                    .into_iter()
+                    .map(|(off, point, coef)| EqTerm {
+                        z: EF::ZERO,
+                        off,
+                        point,
+                        coef,
+                    })
+                    .collect();
+                self.claims.push(Claim {
+                    eq,
+                    sparse: Vec::new(),
+                    value: lambda,
+                });
+            }
+            gamma = self.t.challenge_ext(lookup::L_GAMMA);
+            let fold = self.t.challenge_ext(lookup::L_FOLD);
+            let [p0, p1, q0, q1] = children;
+            let (vp, vq) = (p0 + fold * (p1 - p0), q0 + fold * (q1 - q0));
+            claim = vp + gamma * vq;
+            tz = t_new;
+            r = s;
+            r.push(fold);
+        }
+        // The leaves at (tz, r): masked column values, checked by the verifier's leaf formula.
+        let pi = &r[1..];
+        let mut col_vals = Vec::new();
+        for &c in columns {
+            let nv = self.plan.columns[c].vars();
+            let (hi, lo) = pi.split_at(pi.len() - nv);
+            col_vals.push(lookup::eq_zero(hi) * self.claim_col(c, tz, lo)?);
+        }
+        let mv = self.plan.columns[mult].vars();
+        let (hi, lo) = pi.split_at(pi.len() - mv);
+        let m_val = lookup::eq_zero(hi) * self.claim_col(mult, tz, lo)?;
+        let leaf = Leaf {
+            alpha,
+            beta,
+            n,
+            table,
+        };
+        let (lp_v, lq_v) = leaf.value(&r, &col_vals, m_val)?;
+        if lp_v + gamma * lq_v != claim {
+            self.fail(node, "lookup leaves")?;
+        }
+        Ok(())
+    }
+}
