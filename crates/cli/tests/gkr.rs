@@ -334,3 +334,45 @@ fn gkr_proof_with_halo2_keys_exits_2() {
     .ok();
     verify(d, &f.proof, "hk", &[]).input_error(&["gkr", "halo2", "backend"]);
 }
+
+/// `--input-vis private`: the proof is zero-knowledge, the statement holds the output only,
+/// verification passes, and a flipped proof byte is invalid.
+#[test]
+fn private_input_proves_in_zero_knowledge() {
+    let f = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let setup = vouch(
+        d,
+        &[
+            "setup",
+            &f.model,
+            "--backend",
+            "gkr",
+            "--input-vis",
+            "private",
+            "-o",
+            "zk-keys",
+            "--json",
+        ],
+    )
+    .json();
+    assert_eq!(setup["policy"]["input"], "private", "{setup}");
+    let p = prove(d, &f.model, "zk-keys", "zk.proof");
+    p.ok();
+    let v = verify(d, "zk.proof", "zk-keys", &["--json"]);
+    v.ok();
+    let v: serde_json::Value = serde_json::from_str(&v.stdout).unwrap();
+    assert_eq!(v["valid"], true, "{v}");
+    let public = v["public"].as_array().unwrap();
+    assert!(!public.is_empty(), "{v}");
+    assert!(
+        public.iter().all(|t| t["role"] == "output"),
+        "the statement shows the input: {v}"
+    );
+    let mut bytes = std::fs::read(d.join("zk.proof")).unwrap();
+    let r = proof_section(&bytes);
+    bytes[r.start + r.len() / 3] ^= 0x04;
+    let bad = write(d, "zk-flip.proof", &bytes);
+    invalid(&verify(d, &bad, "zk-keys", &[]), "");
+}

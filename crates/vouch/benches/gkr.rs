@@ -183,6 +183,16 @@ fn image(size: &str, private: bool) {
     let w_: Witness = interp::run(&program, &[input]).expect("run").into();
     let run_ms = t0.elapsed().as_secs_f64() * 1e3;
     let (pk, vk) = GkrBackend.setup(&program, policy(private)).expect("setup");
+    if std::env::var("VOUCH_GKR_PLAN_ONLY").is_ok() {
+        if pk.plan.zk {
+            println!(
+                "committed vector 2^{}",
+                vouch::gkr::program::zk::committed_vars(&pk.plan).unwrap_or(0)
+            );
+        }
+        plan_stats(&format!("{w}x{h} edit"), &pk.plan);
+        return;
+    }
     let t0 = Instant::now();
     let (st, proof) = GkrBackend.prove(&pk, &w_).expect("prove");
     let prove_s = t0.elapsed().as_secs_f64();

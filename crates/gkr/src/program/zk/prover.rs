@@ -89,9 +89,20 @@ fn prove_columns(
     SysRng
         .try_fill_bytes(&mut seed)
         .map_err(|e| ProgramError::Randomness(e.to_string()))?;
+    let timing = std::env::var_os("VOUCH_GKR_TIMING").is_some();
+    let clock = std::time::Instant::now();
+    let lap = |what: &str| {
+        if timing {
+            eprintln!(
+                "zk prover: {what} at {:.2} s",
+                clock.elapsed().as_secs_f64()
+            );
+        }
+    };
     let pcs = TensorPcs::new(shape.vars)?;
     let (commitment, data) = pcs.commit(&full, seed)?;
     commitment.absorb(t, L_TRACE);
+    lap("committed");
     let mut p = Prover {
         plan,
         strict,
@@ -107,6 +118,7 @@ fn prove_columns(
     for c in &plan.constraints {
         p.constraint(c)?;
     }
+    lap("constraints");
     for l in &plan.lookups {
         p.lookup(&l.node, &l.table, &[l.x, l.y], l.multiplicities)?;
     }
@@ -118,6 +130,7 @@ fn prove_columns(
             r.multiplicities,
         )?;
     }
+    lap("lookups");
     let Prover {
         full,
         claims,
@@ -129,7 +142,9 @@ fn prove_columns(
     let out = batch::prove(shape, full, claims, t)?;
     evals.extend_from_slice(&out.values);
     sumchecks.push(out.proof);
+    lap("batch");
     let opening = pcs.open(&commitment, data, &[out.point], t)?;
+    lap("opened");
     Ok(ProgramProof {
         commitment,
         evals,
