@@ -356,9 +356,24 @@ pub struct GkrProgramFixture {
 /// Built once per process.
 pub fn gkr_program() -> &'static GkrProgramFixture {
     static F: OnceLock<GkrProgramFixture> = OnceLock::new();
+    F.get_or_init(|| program_fixture(POLICY))
+}
+
+/// The same with the input private: a zero-knowledge proof (`gkr_zk_program`).
+pub fn gkr_zk_program() -> &'static GkrProgramFixture {
+    static F: OnceLock<GkrProgramFixture> = OnceLock::new();
     F.get_or_init(|| {
+        program_fixture(VisibilityPolicy {
+            input: Visibility::Private,
+            ..POLICY
+        })
+    })
+}
+
+fn program_fixture(policy: VisibilityPolicy) -> GkrProgramFixture {
+    {
         let (program, inputs) = gkr_pipeline();
-        let (key, _) = GkrBackend.setup(&program, POLICY).expect("setup");
+        let (key, _) = GkrBackend.setup(&program, policy).expect("setup");
         let w: Witness = interp::run(&program, &inputs)
             .expect("the pipeline runs")
             .into();
@@ -391,5 +406,5 @@ pub fn gkr_program() -> &'static GkrProgramFixture {
             proof,
             forged,
         }
-    })
+    }
 }

@@ -291,15 +291,20 @@ impl<'a> TableProver<'a> {
             .map(|t| t.first().copied().unwrap_or(EF::ZERO))
             .collect()
     }
+}
 
-    /// Σ_x expr(P(x)) over the current tables.
-    pub(crate) fn sum(&self) -> EF {
-        let g = round_evals(self.expr, &self.tables, self.degree.max(1));
-        match (g.first(), g.get(1)) {
-            (Some(a), Some(b)) if self.num_vars > 0 => *a + *b,
-            _ => self.expr.evaluate(&self.evals()).unwrap_or(EF::ZERO),
-        }
+/// Σ_x expr(P(x)) over tables of one power-of-two length (no copy of the tables).
+pub(crate) fn expression_sum(expr: &Expression, tables: &[Vec<EF>]) -> EF {
+    let len = tables.first().map_or(1, Vec::len);
+    if len <= 1 {
+        let at: Vec<EF> = tables
+            .iter()
+            .map(|t| t.first().copied().unwrap_or(EF::ZERO))
+            .collect();
+        return expr.evaluate(&at).unwrap_or(EF::ZERO);
     }
+    let g = round_evals(expr, tables, expr.degree().max(1));
+    g[0] + g[1]
 }
 
 impl RoundProver for TableProver<'_> {

@@ -2,9 +2,10 @@
 //! ([`plan`]), the prover computes every column ([`witness`]), commits to the committed ones in
 //! one trace and reduces every constraint to evaluation claims ([`protocol`]).
 //!
-//! **Scope today:** public inputs and outputs, fixed (public) weights — verifiable computation
-//! without hidden tensors. Plans with hidden tensors are refused with
-//! [`plan::PlanError::Visibility`] until the sumchecks are masked (`docs/gkr.md`).
+//! **Scope today:** fixed (public) weights and a public output; the input public
+//! ([`protocol`]) or private, in which case the proof is zero-knowledge ([`zk`]). Hashed
+//! (linkable) inputs and hidden weights are refused with [`plan::PlanError::Visibility`]
+//! (`docs/gkr.md`).
 
 pub mod maps;
 pub mod plan;

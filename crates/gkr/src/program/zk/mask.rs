@@ -243,8 +243,8 @@ mod tests {
             .map(|_| (0..1 << n).map(|_| rng.ext()).collect())
             .collect();
         let expr = Expression::product2();
+        let h = sumcheck::expression_sum(&expr, &tables);
         let mut inner = TableProver::new(&expr, tables).unwrap();
-        let h = inner.sum();
         let g = MaskPoly::alloc(&mut pool, n, 2, &full).unwrap();
         let mut t = Transcript::from_statement_bytes(b"mask test");
         let rho = t.challenge_ext(b"rho");
@@ -283,8 +283,8 @@ mod tests {
         let run = |full: &[F]| {
             let mut pool = Pool::new(0, full.len());
             let g = MaskPoly::alloc(&mut pool, n, 2, full).unwrap();
+            let h = sumcheck::expression_sum(&expr, &tables);
             let mut inner = TableProver::new(&expr, tables.clone()).unwrap();
-            let h = inner.sum();
             let mut p = MaskedProver::new(&mut inner, &g, EF::ONE, h);
             let mut t = Transcript::from_statement_bytes(b"x");
             sumcheck::prove_with(&mut p, h + g.sum(), &mut t).0

@@ -284,12 +284,23 @@ impl Prover<'_> {
     ) -> Result<(Vec<EF>, Vec<EF>), ProgramError> {
         let n = num_vars(tables.first().map_or(1, Vec::len));
         let g = MaskPoly::alloc(&mut self.pool, n, degree, &self.full)?;
+        self.masked_with(&g, expr, tables, claim)
+    }
+
+    /// The masked sumcheck with a mask already allocated.
+    fn masked_with(
+        &mut self,
+        g: &MaskPoly,
+        expr: &Expression,
+        tables: Vec<Vec<EF>>,
+        claim: EF,
+    ) -> Result<(Vec<EF>, Vec<EF>), ProgramError> {
         let mut inner = TableProver::new(expr, tables)?;
         let big_g = g.sum();
         self.evals.push(big_g);
         self.t.absorb_ext(L_MASK_SUM, &[big_g]);
         let rho = self.t.challenge_ext(L_MASK_RHO);
-        let mut mp = MaskedProver::new(&mut inner, &g, rho, claim);
+        let mut mp = MaskedProver::new(&mut inner, g, rho, claim);
         let (proof, point) = sumcheck::prove_with(&mut mp, claim + rho * big_g, self.t);
         let evals = inner.evals();
         let gs = g.eval(&point);
@@ -365,7 +376,7 @@ impl Prover<'_> {
                 }
                 tables.push(self.zaffine(linear, *len, vars)?);
                 let expr = quadratic_expr(products.len());
-                if TableProver::new(&expr, tables.clone())?.sum() != EF::ZERO {
+                if sumcheck::expression_sum(&expr, &tables) != EF::ZERO {
                     self.fail(node, "a quadratic identity fails")?;
                 }
                 let (pt, _) = self.masked(&expr, tables, EF::ZERO, DEG_QUADRATIC)?;
@@ -412,7 +423,7 @@ impl Prover<'_> {
                         a.extend(eq_table(&q).into_iter().map(|x| x * tz));
                         let tables = vec![a, self.zext(term.col)?];
                         let expr = Expression::product2();
-                        let u = TableProver::new(&expr, tables.clone())?.sum();
+                        let u = sumcheck::expression_sum(&expr, &tables);
                         self.send(u);
                         let (pt, _) = self.masked(&expr, tables, u, DEG_LINEAR)?;
                         let _ = self.claim_col(term.col, pt[0], &pt[1..])?;
@@ -476,7 +487,7 @@ impl Prover<'_> {
             None => {}
         }
         let tables = vec![e, ta, tb, d];
-        let u = TableProver::new(&expr, tables.clone())?.sum();
+        let u = sumcheck::expression_sum(&expr, &tables);
         self.send(u);
         let (pt, _) = self.masked(&expr, tables, u, DEG_PRODUCT)?;
         let (pa, pb) = product_points(shape, &split, &pt[1..]);
@@ -627,23 +638,7 @@ impl Prover<'_> {
                 mk,
             ];
             let expr = lookup::layer_expr(gamma);
-            let g = &masks.g[v];
-            let mut inner = TableProver::new(&expr, tables)?;
-            let big_g = g.sum();
-            self.evals.push(big_g);
-            self.t.absorb_ext(L_MASK_SUM, &[big_g]);
-            let rho = self.t.challenge_ext(L_MASK_RHO);
-            let mut mp = MaskedProver::new(&mut inner, g, rho, claim);
-            let (proof, pt) = sumcheck::prove_with(&mut mp, claim + rho * big_g, self.t);
-            let ev = inner.evals();
-            let gs = g.eval(&pt);
-            self.send(gs);
-            self.claims.push(Claim {
-                eq: Vec::new(),
-                sparse: g.weights(&pt),
-                value: gs,
-            });
-            self.sumchecks.push(proof);
+            let (pt, ev) = self.masked_with(&masks.g[v], &expr, tables, claim)?;
             let children = [ev[2], ev[3], ev[4], ev[5]];
             self.evals.extend_from_slice(&children);
             self.t.absorb_ext(lookup::L_CHILDREN, &children);

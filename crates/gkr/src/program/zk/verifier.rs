@@ -210,6 +210,17 @@ impl<'a> Verifier<'a> {
         claim: EF,
     ) -> Result<(Vec<EF>, EF), ProgramError> {
         let g = MaskPoly::alloc(&mut self.pool, vars, degree, &[])?;
+        self.masked_with(&g, vars, degree, claim)
+    }
+
+    /// The masked sumcheck with a mask already allocated.
+    fn masked_with(
+        &mut self,
+        g: &MaskPoly,
+        vars: usize,
+        degree: usize,
+        claim: EF,
+    ) -> Result<(Vec<EF>, EF), ProgramError> {
         let big_g = self.read()?;
         self.t.absorb_ext(L_MASK_SUM, &[big_g]);
         let rho = self.t.challenge_ext(L_MASK_RHO);
@@ -419,28 +430,16 @@ impl<'a> Verifier<'a> {
         let (mut tz, mut r, mut gamma) = (EF::ZERO, Vec::<EF>::new(), EF::ZERO);
         let mut claim = EF::ZERO;
         for v in 0..=depth {
-            let g = &masks.g[v];
-            let big_g = self.read()?;
-            self.t.absorb_ext(L_MASK_SUM, &[big_g]);
-            let rho = self.t.challenge_ext(L_MASK_RHO);
-            let proof = self.next_proof()?;
-            let fin = sumcheck::verify(DEG_LAYER, v + 1, claim + rho * big_g, proof, self.t)?;
-            let gs = self.receive()?;
-            self.claims.push(Claim {
-                eq: Vec::new(),
-                sparse: g.weights(&fin.point),
-                value: gs,
-            });
-            let f = fin.value - rho * gs;
+            let (point, f) = self.masked_with(&masks.g[v], v + 1, DEG_LAYER, claim)?;
             let children = [self.read()?, self.read()?, self.read()?, self.read()?];
             self.t.absorb_ext(lookup::L_CHILDREN, &children);
-            let (t2, s) = (fin.point[0], fin.point[1..].to_vec());
+            let (t2, s) = (point[0], point[1..].to_vec());
             let (eq, lambda) = if v == 0 {
                 (EF::ONE, EF::ZERO)
             } else {
                 let mut a = vec![tz];
                 a.extend_from_slice(&r);
-                let eq = eq_eval(&a, &fin.point).ok_or(ProgramError::Internal("layer point"))?;
+                let eq = eq_eval(&a, &point).ok_or(ProgramError::Internal("layer point"))?;
                 let lambda = self.receive()?;
                 let eq_terms = lookup::lambda_terms(masks.p[v - 1], masks.q[v - 1], gamma, &s)
                     .into_iter()

@@ -1,0 +1,50 @@
+//! The vouch-gkr zero-knowledge program proof (`program::ProgramProof` of a plan with a
+//! private input, proved by `program::zk`) on arbitrary bytes, and on the honest proof with bytes XORed in: never a
+//! panic; what decodes re-encodes to the same bytes (one encoding per proof); `verify` against
+//! the honest statement gives a verdict; no proof is accepted for the forged statement (one
+//! public output value off by one). WHIR openings are randomised, so other proofs accepted for
+//! the honest statement are not in themselves a failure.
+//!
+//! Input: the bytes as given are one proof; and, when there are at least 4 bytes, the first 4
+//! (little-endian u32, modulo the proof's length) are an offset into the honest encoding and
+//! the rest are XORed into it from there (past its end ignored): a structured mutation that
+//! keeps the framing, so it reaches the verifier's deep paths.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use vouch_backend::Backend;
+use vouch_gkr::backend::GkrBackend;
+use vouch_gkr::program::ProgramProof;
+
+fn check(f: &vouch_fuzz::GkrProgramFixture, bytes: &[u8]) {
+    if let Ok(p) = ProgramProof::from_bytes(bytes) {
+        assert_eq!(
+            p.to_bytes(),
+            bytes,
+            "non-canonical program proof bytes accepted"
+        );
+        let _ = GkrBackend.verify(&f.key, &f.statement, &p);
+        assert!(
+            GkrBackend.verify(&f.key, &f.forged, &p).is_err(),
+            "a program proof was accepted for the forged statement"
+        );
+    }
+}
+
+fuzz_target!(
+    init: {
+        vouch_fuzz::gkr_zk_program();
+    },
+    |data: &[u8]| {
+        let f = vouch_fuzz::gkr_zk_program();
+        check(f, data);
+        if let Some((off, xor)) = data.split_first_chunk::<4>() {
+            let mut b = f.proof.clone();
+            let at = u32::from_le_bytes(*off) as usize % b.len();
+            for (y, x) in b[at..].iter_mut().zip(xor) {
+                *y ^= x;
+            }
+            check(f, &b);
+        }
+    }
+);
