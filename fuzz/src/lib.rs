@@ -370,6 +370,37 @@ pub fn gkr_zk_program() -> &'static GkrProgramFixture {
     })
 }
 
+/// The checks of the `gkr_program` targets on one input: the bytes as one proof, and (with at
+/// least 4 bytes) the honest proof with the rest XORed in at the offset the first 4 name.
+pub fn fuzz_program_proof(f: &GkrProgramFixture, data: &[u8]) {
+    check_program_proof(f, data);
+    if let Some((off, xor)) = data.split_first_chunk::<4>() {
+        let mut b = f.proof.clone();
+        let at = u32::from_le_bytes(*off) as usize % b.len();
+        for (y, x) in b[at..].iter_mut().zip(xor) {
+            *y ^= x;
+        }
+        check_program_proof(f, &b);
+    }
+}
+
+/// What decodes re-encodes to itself, verifies to a verdict, and is refused for the forged
+/// statement.
+fn check_program_proof(f: &GkrProgramFixture, bytes: &[u8]) {
+    if let Ok(p) = ProgramProof::from_bytes(bytes) {
+        assert_eq!(
+            p.to_bytes(),
+            bytes,
+            "non-canonical program proof bytes accepted"
+        );
+        let _ = GkrBackend.verify(&f.key, &f.statement, &p);
+        assert!(
+            GkrBackend.verify(&f.key, &f.forged, &p).is_err(),
+            "a program proof was accepted for the forged statement"
+        );
+    }
+}
+
 fn program_fixture(policy: VisibilityPolicy) -> GkrProgramFixture {
     {
         let (program, inputs) = gkr_pipeline();

@@ -162,36 +162,7 @@ pub fn prove(
     claim: EF,
     transcript: &mut Transcript,
 ) -> Result<ProverOutput, SumcheckError> {
-    expr.validate()?;
-    if tables.len() != expr.num_polys {
-        return Err(SumcheckError::PolyCount {
-            expected: expr.num_polys,
-            got: tables.len(),
-        });
-    }
-    let len = tables.first().map_or(1, Vec::len);
-    let n = crate::mle::num_vars(len);
-    if n > MAX_VARS {
-        return Err(SumcheckError::TooManyVars {
-            vars: n,
-            max: MAX_VARS,
-        });
-    }
-    for (poly, t) in tables.iter().enumerate() {
-        if t.len() != 1 << n {
-            return Err(SumcheckError::TableLength {
-                poly,
-                expected: 1 << n,
-                got: t.len(),
-            });
-        }
-    }
-    let mut state = TableProver {
-        expr,
-        degree: expr.degree(),
-        num_vars: n,
-        tables,
-    };
+    let mut state = TableProver::new(expr, tables)?;
     let (proof, point) = prove_with(&mut state, claim, transcript);
     let evals = state.evals();
     Ok(ProverOutput {

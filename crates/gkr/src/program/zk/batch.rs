@@ -156,6 +156,20 @@ const L_MASK_VALUE: &[u8] = b"gkr/zk/batch/mask-value";
 const L_RHO: &[u8] = b"gkr/zk/batch/rho";
 const L_AT: &[u8] = b"gkr/zk/batch/at";
 
+/// The claim `R(u) = y` on the whole random half.
+fn random_half_claim(u: Vec<EF>, y: EF) -> Claim {
+    Claim {
+        eq: vec![EqTerm {
+            z: EF::ONE,
+            off: 0,
+            point: u,
+            coef: EF::ONE,
+        }],
+        sparse: Vec::new(),
+        value: y,
+    }
+}
+
 /// The batch's messages besides its sumcheck.
 pub(crate) struct BatchOut {
     pub proof: SumcheckProof,
@@ -178,16 +192,7 @@ pub(crate) fn prove(
         let u = t.challenges_ext(L_MASK_POINT, shape.vars - 1);
         *y = evaluate_base(&full[half..], &u).unwrap_or(EF::ZERO);
         t.absorb_ext(L_MASK_VALUE, &[*y]);
-        claims.push(Claim {
-            eq: vec![EqTerm {
-                z: EF::ONE,
-                off: 0,
-                point: u,
-                coef: EF::ONE,
-            }],
-            sparse: Vec::new(),
-            value: *y,
-        });
+        claims.push(random_half_claim(u, *y));
     }
     let rho = t.challenge_ext(L_RHO);
     let (mut total, mut power) = (EF::ZERO, EF::ONE);
@@ -219,16 +224,7 @@ pub(crate) fn verify(
     for &y in &values[..2] {
         let u = t.challenges_ext(L_MASK_POINT, shape.vars - 1);
         t.absorb_ext(L_MASK_VALUE, &[y]);
-        claims.push(Claim {
-            eq: vec![EqTerm {
-                z: EF::ONE,
-                off: 0,
-                point: u,
-                coef: EF::ONE,
-            }],
-            sparse: Vec::new(),
-            value: y,
-        });
+        claims.push(random_half_claim(u, y));
     }
     let rho = t.challenge_ext(L_RHO);
     let (mut total, mut power) = (EF::ZERO, EF::ONE);
