@@ -308,7 +308,8 @@ pub struct Plan {
 /// Sizes of a plan, for key summaries and reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PlanSummary {
-    /// log2 of the trace length.
+    /// log2 of the committed vector's length: the trace, or for zero-knowledge plans the trace
+    /// with its mask pool and random half.
     pub trace_vars: usize,
     /// Committed values placed in the trace (range regions counted once, padding excluded).
     pub committed: usize,
@@ -340,8 +341,13 @@ impl Plan {
                 .filter(|c| c.region.is_some())
                 .map(|c| c.len)
                 .sum::<usize>();
+        let trace_vars = if self.zk {
+            super::zk::committed_vars(self).unwrap_or(self.trace_vars)
+        } else {
+            self.trace_vars
+        };
         PlanSummary {
-            trace_vars: self.trace_vars,
+            trace_vars,
             committed,
             table_entries: self.lookups.iter().map(|l| l.table.len()).sum::<usize>()
                 + self.ranges.iter().map(|r| 1usize << r.bits).sum::<usize>(),
