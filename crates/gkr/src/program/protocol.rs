@@ -83,6 +83,18 @@ pub(super) fn affine_table(a: &Affine, len: usize, vars: usize, values: &[Vec<i6
     t
 }
 
+/// The columns of an affine expression with their summed coefficients, in first-appearance
+/// order.
+pub(super) fn summed_terms(a: &Affine) -> Vec<(Col, F)> {
+    affine_cols([a])
+        .into_iter()
+        .map(|col| {
+            let coef = a.terms.iter().filter(|t| t.1 == col).map(|t| t.0).sum();
+            (col, coef)
+        })
+        .collect()
+}
+
 /// Columns of the affine expressions, in first-appearance order, without repeats.
 pub(super) fn affine_cols<'a>(affines: impl IntoIterator<Item = &'a Affine>) -> Vec<Col> {
     let mut cols = Vec::new();
@@ -438,9 +450,6 @@ pub fn prove(
     tensors: &[Vec<i64>],
     t: &mut Transcript,
 ) -> Result<ProgramProof, ProgramError> {
-    if plan.zk {
-        return super::zk::prove(plan, tensors, t);
-    }
     let values = super::witness::column_values(plan, tensors)?;
     prove_columns(plan, values, t, true)
 }
@@ -453,9 +462,6 @@ pub fn prove_columns_unchecked(
     values: Vec<Vec<i64>>,
     t: &mut Transcript,
 ) -> Result<ProgramProof, ProgramError> {
-    if plan.zk {
-        return super::zk::prove_columns_unchecked(plan, values, t);
-    }
     prove_columns(plan, values, t, false)
 }
 
@@ -465,6 +471,9 @@ fn prove_columns(
     t: &mut Transcript,
     strict: bool,
 ) -> Result<ProgramProof, ProgramError> {
+    if plan.zk {
+        return super::zk::prove_columns(plan, values, t, strict);
+    }
     let trace = trace_vector(plan, &values);
     let pcs = TensorPcs::new(plan.trace_vars)?;
     let mut seed = [0u8; 32];
@@ -653,14 +662,81 @@ fn trace_points(plan: &Plan, claims: &[Claim]) -> Result<Vec<Vec<EF>>, ProgramEr
 
 // ----- verifier ----------------------------------------------------------------------------
 
+/// Reads a proof's evaluations and sumchecks in order (both verifiers use it).
+pub(super) struct ProofReader<'a> {
+    proof: &'a ProgramProof,
+    next_eval: usize,
+    next_sumcheck: usize,
+}
+
+impl<'a> ProofReader<'a> {
+    pub(super) fn new(proof: &'a ProgramProof) -> Self {
+        ProofReader {
+            proof,
+            next_eval: 0,
+            next_sumcheck: 0,
+        }
+    }
+
+    /// The next evaluation.
+    pub(super) fn eval(&mut self) -> Result<EF, ProgramError> {
+        let v = *self
+            .proof
+            .evals
+            .get(self.next_eval)
+            .ok_or(ProgramError::Malformed("too few evaluations"))?;
+        self.next_eval += 1;
+        Ok(v)
+    }
+
+    /// The next sumcheck proof.
+    pub(super) fn sumcheck(&mut self) -> Result<&'a SumcheckProof, ProgramError> {
+        let p = self
+            .proof
+            .sumchecks
+            .get(self.next_sumcheck)
+            .ok_or(ProgramError::Malformed("too few sumchecks"))?;
+        self.next_sumcheck += 1;
+        Ok(p)
+    }
+
+    /// Refuses proofs with evaluations or sumchecks left over.
+    pub(super) fn finish(&self) -> Result<(), ProgramError> {
+        if self.next_eval != self.proof.evals.len()
+            || self.next_sumcheck != self.proof.sumchecks.len()
+        {
+            return Err(ProgramError::Malformed("unused proof elements"));
+        }
+        Ok(())
+    }
+}
+
+/// Checks that every public column has its values, of the right length.
+fn check_public(plan: &Plan, public: &[Option<Vec<i64>>]) -> Result<(), ProgramError> {
+    for (c, col) in plan.columns.iter().enumerate() {
+        if let Source::Public(id) = col.source {
+            let ok = public
+                .get(id.index())
+                .and_then(|v| v.as_ref())
+                .map(Vec::len);
+            if ok != Some(col.len) {
+                return Err(ProgramError::Statement(format!(
+                    "public tensor {} (column {c}) is missing or has the wrong length",
+                    col.name
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 struct Verifier<'a> {
     plan: &'a Plan,
     public: &'a [Option<Vec<i64>>],
     proof: &'a ProgramProof,
     t: &'a mut Transcript,
     claims: Vec<Claim>,
-    next_eval: usize,
-    next_sumcheck: usize,
+    reader: ProofReader<'a>,
 }
 
 impl Side for Verifier<'_> {
@@ -684,13 +760,7 @@ impl Side for Verifier<'_> {
 
 impl Verifier<'_> {
     fn read(&mut self) -> Result<EF, ProgramError> {
-        let v = *self
-            .proof
-            .evals
-            .get(self.next_eval)
-            .ok_or(ProgramError::Malformed("too few evaluations"))?;
-        self.next_eval += 1;
-        Ok(v)
+        self.reader.eval()
     }
 
     fn receive(&mut self) -> Result<EF, ProgramError> {
@@ -705,12 +775,7 @@ impl Verifier<'_> {
         vars: usize,
         claim: EF,
     ) -> Result<sumcheck::FinalClaim, ProgramError> {
-        let proof = self
-            .proof
-            .sumchecks
-            .get(self.next_sumcheck)
-            .ok_or(ProgramError::Malformed("too few sumchecks"))?;
-        self.next_sumcheck += 1;
+        let proof = self.reader.sumcheck()?;
         Ok(sumcheck::verify(degree, vars, claim, proof, self.t)?)
     }
 
@@ -889,22 +954,9 @@ pub fn verify(
     proof: &ProgramProof,
     t: &mut Transcript,
 ) -> Result<(), ProgramError> {
+    check_public(plan, public)?;
     if plan.zk {
         return super::zk::verify(plan, public, proof, t);
-    }
-    for (c, col) in plan.columns.iter().enumerate() {
-        if let Source::Public(id) = col.source {
-            let ok = public
-                .get(id.index())
-                .and_then(|v| v.as_ref())
-                .map(Vec::len);
-            if ok != Some(col.len) {
-                return Err(ProgramError::Statement(format!(
-                    "public tensor {} (column {c}) is missing or has the wrong length",
-                    col.name
-                )));
-            }
-        }
     }
     let pcs = TensorPcs::new(plan.trace_vars)?;
     proof.commitment.absorb(t, L_TRACE);
@@ -914,8 +966,7 @@ pub fn verify(
         proof,
         t,
         claims: Vec::new(),
-        next_eval: 0,
-        next_sumcheck: 0,
+        reader: ProofReader::new(proof),
     };
     for c in &plan.constraints {
         v.constraint(c)?;
@@ -954,9 +1005,7 @@ pub fn verify(
     if w_at * trace_at != fin.value {
         return Err(ProgramError::rejected("trace", "batched claims"));
     }
-    if v.next_eval != proof.evals.len() || v.next_sumcheck != proof.sumchecks.len() {
-        return Err(ProgramError::Malformed("unused proof elements"));
-    }
+    v.reader.finish()?;
     let opened = pcs.verify(&proof.commitment, &[fin.point], &proof.opening, v.t)?;
     if opened.as_slice() != [trace_at] {
         return Err(ProgramError::rejected("trace", "commitment opening"));

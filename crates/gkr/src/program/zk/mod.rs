@@ -29,8 +29,8 @@ use crate::mle::num_vars;
 use batch::Shape;
 use mask::{MaskPoly, Pool};
 
-pub use prover::{prove, prove_columns_unchecked};
-pub use verifier::verify;
+pub(crate) use prover::prove_columns;
+pub(crate) use verifier::verify;
 
 /// Variables of a LogUp layer's mask block (at most; a layer of v variables uses min(v, 2)).
 const LAYER_MASK_VARS: usize = 2;

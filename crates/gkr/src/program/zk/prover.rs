@@ -15,6 +15,7 @@ use crate::pcs::TensorPcs;
 use crate::program::plan::{Affine, Col, Constraint, Plan};
 use crate::program::protocol::{
     affine_cols, const_eval, eval_ints, product3, product_points, product_tables, quadratic_expr,
+    summed_terms,
 };
 use crate::program::{ProgramError, ProgramProof};
 use crate::sumcheck::{self, Expression, SumcheckProof, TableProver};
@@ -27,24 +28,14 @@ pub(super) const L_EVAL: &[u8] = b"gkr/zk/eval";
 pub(super) const L_MASK_SUM: &[u8] = b"gkr/zk/mask-sum";
 pub(super) const L_MASK_RHO: &[u8] = b"gkr/zk/mask-rho";
 
-/// Proves a run with hidden tensors; `tensors` holds every IR tensor's values.
-pub fn prove(
-    plan: &Plan,
-    tensors: &[Vec<i64>],
-    t: &mut Transcript,
-) -> Result<ProgramProof, ProgramError> {
-    let values = crate::program::witness::column_values(plan, tensors)?;
-    prove_columns(plan, values, t, true)
-}
-
-/// Proves from given column values without the prover's own checks (soundness tests).
-#[doc(hidden)]
-pub fn prove_columns_unchecked(
-    plan: &Plan,
-    values: Vec<Vec<i64>>,
-    t: &mut Transcript,
-) -> Result<ProgramProof, ProgramError> {
-    prove_columns(plan, values, t, false)
+/// Child b of every node of a masked layer, over (z, x): the real layer's entries 2x + b, then
+/// the mask's.
+fn children(real: &[EF], mask: impl Fn(usize) -> EF, b: usize) -> Vec<EF> {
+    let n = real.len() / 2;
+    (0..n)
+        .map(|x| real[2 * x + b])
+        .chain((0..n).map(|x| mask(2 * x + b)))
+        .collect()
 }
 
 fn random_field(rng: &mut StdRng, dst: &mut [F]) {
@@ -59,7 +50,9 @@ fn random_field(rng: &mut StdRng, dst: &mut [F]) {
     }
 }
 
-fn prove_columns(
+/// Proves a run with hidden tensors from its column values; `strict` makes the prover refuse
+/// a false witness (off only for soundness tests, through `protocol::prove_columns_unchecked`).
+pub(crate) fn prove_columns(
     plan: &Plan,
     values: Vec<Vec<i64>>,
     t: &mut Transcript,
@@ -108,7 +101,7 @@ fn prove_columns(
         strict,
         values,
         full,
-        half,
+        shape,
         t,
         pool: layout.pool(),
         claims: Vec::new(),
@@ -160,7 +153,7 @@ struct Prover<'a> {
     values: Vec<Vec<i64>>,
     /// The committed vector [witness ; random].
     full: Vec<F>,
-    half: usize,
+    shape: batch::Shape,
     t: &'a mut Transcript,
     pool: Pool,
     claims: Vec<Claim>,
@@ -196,7 +189,8 @@ impl Prover<'_> {
             return Ok(vec![F::ZERO; 1 << vars]);
         }
         let (off, _) = self.loc(col)?;
-        Ok(self.full[self.half + off..self.half + off + (1 << vars)].to_vec())
+        let half = self.shape.half();
+        Ok(self.full[half + off..half + off + (1 << vars)].to_vec())
     }
 
     /// The column's values, embedded and zero-padded to 2^vars.
@@ -230,10 +224,7 @@ impl Prover<'_> {
             point: point.to_vec(),
             coef: EF::ONE,
         }];
-        let value = batch::Shape {
-            vars: num_vars(self.full.len()),
-        }
-        .claim_value(&self.full, &eq, &[]);
+        let value = self.shape.claim_value(&self.full, &eq, &[]);
         self.send(value);
         self.claims.push(Claim {
             eq,
@@ -259,10 +250,7 @@ impl Prover<'_> {
 
     /// Sends and claims S = Σ terms (over the random companions).
     fn send_s(&mut self, terms: Vec<EqTerm>) -> EF {
-        let shape = batch::Shape {
-            vars: num_vars(self.full.len()),
-        };
-        let value = shape.claim_value(&self.full, &terms, &[]);
+        let value = self.shape.claim_value(&self.full, &terms, &[]);
         self.send(value);
         if !terms.is_empty() {
             self.claims.push(Claim {
@@ -349,8 +337,7 @@ impl Prover<'_> {
                 let r = self.point(self.plan.domain_vars(*len));
                 let mut acc = (EF::ONE - tz) * const_eval(&expr.constant, *len, &r);
                 let mut terms = Vec::new();
-                for col in affine_cols([expr]) {
-                    let coef: F = expr.terms.iter().filter(|t| t.1 == col).map(|t| t.0).sum();
+                for (col, coef) in summed_terms(expr) {
                     acc += self.claim_col(col, tz, &r)? * coef;
                     terms.extend(self.r_term(col, &r, EF::from(coef))?);
                 }
@@ -587,27 +574,32 @@ impl Prover<'_> {
         if layers[0].0[0] != EF::ZERO {
             self.fail(node, "a looked-up value is not in its table")?;
         }
-        // Masked layers (z, x) for v = 1..=depth; the leaves are lp, lq.
-        let zlayer = |v: usize, full: &[F]| -> (Vec<EF>, Vec<EF>) {
-            if v == depth + 1 {
-                return (lp.clone(), lq.clone());
-            }
-            let (p, q) = &layers[v];
-            let (mp, mq) = (masks.p[v - 1].values(full), masks.q[v - 1].values(full));
-            let k = mp.len();
-            let mut zp = p.clone();
-            zp.extend((0..p.len()).map(|x| mp[x % k]));
-            let mut zq = q.clone();
-            zq.extend((0..q.len()).map(|x| mq[x % k]));
-            (zp, zq)
-        };
         let (mut tz, mut r, mut gamma) = (EF::ZERO, Vec::new(), EF::ZERO);
         let mut claim = EF::ZERO;
         for v in 0..=depth {
-            let (cp, cq) = zlayer(v + 1, &self.full);
-            let half = cp.len() / 2;
-            let split = |t: &[EF], b: usize| (0..half).map(|i| t[2 * i + b]).collect::<Vec<EF>>();
-            let size = half;
+            // The children of layer v over (z, x): the real layer v + 1, then its mask (the
+            // columns' companions for the leaves, Λ_{v+1} repeated otherwise).
+            let [p0, p1, q0, q1] = if v == depth {
+                let w = 2 * width;
+                let (p, q) = (&lp, &lq);
+                [
+                    children(&p[..w], |j| p[w + j], 0),
+                    children(&p[..w], |j| p[w + j], 1),
+                    children(&q[..w], |j| q[w + j], 0),
+                    children(&q[..w], |j| q[w + j], 1),
+                ]
+            } else {
+                let (p, q) = &layers[v + 1];
+                let (mp, mq) = (masks.p[v].values(&self.full), masks.q[v].values(&self.full));
+                let k = mp.len();
+                [
+                    children(p, |j| mp[j % k], 0),
+                    children(p, |j| mp[j % k], 1),
+                    children(q, |j| mq[j % k], 0),
+                    children(q, |j| mq[j % k], 1),
+                ]
+            };
+            let size = p0.len();
             let eq = if v == 0 {
                 vec![EF::ONE; 2]
             } else {
@@ -628,15 +620,7 @@ impl Prover<'_> {
                     mk[size / 2 + x] = mp[x % k] + gamma * mq[x % k];
                 }
             }
-            let tables = vec![
-                eq,
-                sel,
-                split(&cp, 0),
-                split(&cp, 1),
-                split(&cq, 0),
-                split(&cq, 1),
-                mk,
-            ];
+            let tables = vec![eq, sel, p0, p1, q0, q1, mk];
             let expr = lookup::layer_expr(gamma);
             let (pt, ev) = self.masked_with(&masks.g[v], &expr, tables, claim)?;
             let children = [ev[2], ev[3], ev[4], ev[5]];

@@ -9,40 +9,28 @@ use super::prover::{L_EVAL, L_MASK_RHO, L_MASK_SUM, L_POINT, L_T, L_TRACE};
 use super::{
     is_committed, lookup_depth, Layout, DEG_LAYER, DEG_LINEAR, DEG_PRODUCT, DEG_QUADRATIC,
 };
-use crate::field::{EF, F};
+use crate::field::EF;
 use crate::logup::Table;
 use crate::mle::{eq_eval, eq_table, evaluate, num_vars};
 use crate::pcs::TensorPcs;
 use crate::program::plan::{Affine, Col, Constraint, Plan, ProductShape, Source};
 use crate::program::protocol::{
-    affine_cols, const_eval, eval_ints, product_points, quadratic_expr, ProductSplit,
+    affine_cols, const_eval, eval_ints, product_points, quadratic_expr, summed_terms, ProductSplit,
+    ProofReader,
 };
 use crate::program::{ProgramError, ProgramProof};
 use crate::sumcheck;
 use crate::transcript::Transcript;
 
-/// Verifies a zero-knowledge proof of `plan` against the public tensors (`public[tensor id]`,
-/// `Some` for every public input and output). The transcript must already hold the statement.
-pub fn verify(
+/// Verifies a zero-knowledge proof of `plan` against the public tensors (checked for presence
+/// and length by `protocol::verify`, which dispatches here). The transcript must already hold
+/// the statement.
+pub(crate) fn verify(
     plan: &Plan,
     public: &[Option<Vec<i64>>],
     proof: &ProgramProof,
     t: &mut Transcript,
 ) -> Result<(), ProgramError> {
-    for (c, col) in plan.columns.iter().enumerate() {
-        if let Source::Public(id) = col.source {
-            let ok = public
-                .get(id.index())
-                .and_then(|v| v.as_ref())
-                .map(Vec::len);
-            if ok != Some(col.len) {
-                return Err(ProgramError::Statement(format!(
-                    "public tensor {} (column {c}) is missing or has the wrong length",
-                    col.name
-                )));
-            }
-        }
-    }
     if !proof.lookups.is_empty() {
         return Err(ProgramError::Malformed(
             "zero-knowledge proofs carry no lookup proofs",
@@ -55,12 +43,10 @@ pub fn verify(
     let mut v = Verifier {
         plan,
         public,
-        proof,
         t,
         pool: layout.pool(),
         claims: Vec::new(),
-        next_eval: 0,
-        next_sumcheck: 0,
+        reader: ProofReader::new(proof),
     };
     for c in &plan.constraints {
         v.constraint(c)?;
@@ -77,10 +63,8 @@ pub fn verify(
         )?;
     }
     let values = [v.read()?, v.read()?, v.read()?];
-    let batch_proof = v.next_proof()?;
-    if v.next_eval != proof.evals.len() || v.next_sumcheck != proof.sumchecks.len() {
-        return Err(ProgramError::Malformed("unused proof elements"));
-    }
+    let batch_proof = v.reader.sumcheck()?;
+    v.reader.finish()?;
     let Verifier { claims, t, .. } = v;
     let (point, at) = batch::verify(shape, claims, batch_proof, values, t)?;
     let opened = pcs.verify(&proof.commitment, &[point], &proof.opening, t)?;
@@ -93,39 +77,21 @@ pub fn verify(
 struct Verifier<'a> {
     plan: &'a Plan,
     public: &'a [Option<Vec<i64>>],
-    proof: &'a ProgramProof,
     t: &'a mut Transcript,
     pool: Pool,
     claims: Vec<Claim>,
-    next_eval: usize,
-    next_sumcheck: usize,
+    reader: ProofReader<'a>,
 }
 
 impl<'a> Verifier<'a> {
     fn read(&mut self) -> Result<EF, ProgramError> {
-        let v = *self
-            .proof
-            .evals
-            .get(self.next_eval)
-            .ok_or(ProgramError::Malformed("too few evaluations"))?;
-        self.next_eval += 1;
-        Ok(v)
+        self.reader.eval()
     }
 
     fn receive(&mut self) -> Result<EF, ProgramError> {
         let v = self.read()?;
         self.t.absorb_ext(L_EVAL, &[v]);
         Ok(v)
-    }
-
-    fn next_proof(&mut self) -> Result<&'a sumcheck::SumcheckProof, ProgramError> {
-        let p = self
-            .proof
-            .sumchecks
-            .get(self.next_sumcheck)
-            .ok_or(ProgramError::Malformed("too few sumchecks"))?;
-        self.next_sumcheck += 1;
-        Ok(p)
     }
 
     fn point(&mut self, vars: usize) -> Vec<EF> {
@@ -224,7 +190,7 @@ impl<'a> Verifier<'a> {
         let big_g = self.read()?;
         self.t.absorb_ext(L_MASK_SUM, &[big_g]);
         let rho = self.t.challenge_ext(L_MASK_RHO);
-        let proof = self.next_proof()?;
+        let proof = self.reader.sumcheck()?;
         let fin = sumcheck::verify(degree, vars, claim + rho * big_g, proof, self.t)?;
         let gs = self.receive()?;
         self.claims.push(Claim {
@@ -252,8 +218,7 @@ impl<'a> Verifier<'a> {
                 let r = self.point(self.plan.domain_vars(*len));
                 let mut acc = (EF::ONE - tz) * const_eval(&expr.constant, *len, &r);
                 let mut terms = Vec::new();
-                for col in affine_cols([expr]) {
-                    let coef: F = expr.terms.iter().filter(|t| t.1 == col).map(|t| t.0).sum();
+                for (col, coef) in summed_terms(expr) {
                     acc += self.claim_col(col, tz, &r)? * coef;
                     terms.extend(self.r_term(col, &r, EF::from(coef))?);
                 }
