@@ -346,3 +346,115 @@ fn set_limb(key: &GkrKey, cols: &mut [Vec<i64>], c: usize, e: usize, v: i64) {
     cols[mults][old as usize] -= 1;
     cols[mults][v as usize] += 1;
 }
+
+#[test]
+fn public_input_outside_its_declared_range_is_rejected() {
+    let (p, inputs) = pipeline();
+    let (key, st, _) = honest(&p, &inputs);
+    let mut bad = st.clone();
+    let x = bad
+        .public
+        .iter_mut()
+        .find(|t| p.inputs.contains(&t.tensor))
+        .unwrap();
+    x.values[0] = 128; // declared [-128, 127]
+    let proof = GkrBackend
+        .prove(&key, &interp::run(&p, &inputs).unwrap().into())
+        .unwrap()
+        .1;
+    let err = GkrBackend.verify(&key, &bad, &proof).unwrap_err();
+    assert!(
+        err.to_string().contains("outside its declared range"),
+        "{err}"
+    );
+}
+
+/// An image-edit shaped chain: crop (slice) → two taps along the width (gather, fixed-weight
+/// mul, add) → requant. Returns the program and a 12x16 RGB input.
+pub fn filter_chain() -> (Program, Vec<Tensor>) {
+    let mut b = ProgramBuilder::new();
+    let x = b
+        .input("x", vec![12, 16, 3], Range::new(0, 255), None)
+        .unwrap();
+    let crop = Op::Slice {
+        starts: vec![1, 2, 0],
+        lens: vec![10, 12, 3],
+        steps: vec![1, 1, 1],
+    };
+    let c = b.node("crop", crop, &[x], None).unwrap();
+    let mut taps = Vec::new();
+    for (t, w) in [(0usize, 3i64), (1, 5)] {
+        let gather = Op::Gather {
+            axis: 1,
+            indices_shape: vec![6],
+            indices: (0..6).map(|j| 2 * j + t).collect(),
+        };
+        let g = b.node(&format!("gather{t}"), gather, &[c], None).unwrap();
+        let wt = b
+            .weight(&format!("w{t}"), vec![1, 6, 1], vec![w; 6], None)
+            .unwrap();
+        let m = Op::Binary(vouch_ir::BinaryKind::Mul);
+        taps.push(b.node(&format!("mul{t}"), m, &[g, wt], None).unwrap());
+    }
+    let add = Op::Binary(vouch_ir::BinaryKind::Add);
+    let s = b.node("add", add, &taps, None).unwrap();
+    let q = Op::Requant {
+        mults: vec![1],
+        axis: None,
+        shift: 3,
+        lo: 0,
+        hi: 255,
+    };
+    let y = b.node("requant", q, &[s], None).unwrap();
+    b.output(y);
+    let xs: Vec<i64> = (0..12 * 16 * 3).map(|i| (i * 97 % 256) as i64).collect();
+    (
+        b.finish().unwrap(),
+        vec![Tensor::new(vec![12, 16, 3], xs).unwrap()],
+    )
+}
+
+#[test]
+fn wiring_and_fixed_weight_chains_are_fused_and_still_bind_the_input() {
+    use vouch_gkr::program::plan::Source;
+    let (p, inputs) = filter_chain();
+    let (key, st, cols) = honest(&p, &inputs);
+    for name in ["crop", "gather0", "gather1", "mul0", "mul1"] {
+        let c = &key.plan.columns[col(&key, name)];
+        assert!(matches!(c.source, Source::Fused), "{name} is committed");
+        assert!(c.loc.is_none(), "{name} has a place in the trace");
+    }
+    assert!(matches!(
+        key.plan.columns[col(&key, "add")].source,
+        Source::Committed
+    ));
+    // One linear constraint from the input to the sum remains, with both taps in one map.
+    let linear: Vec<_> = key
+        .plan
+        .constraints
+        .iter()
+        .filter_map(|c| match c {
+            vouch_gkr::program::plan::Constraint::Linear { inputs, .. } => Some(inputs),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(linear.len(), 1);
+    assert_eq!(linear[0].len(), 1);
+    assert_eq!(linear[0][0].map.kind(), "Taps");
+    let proof =
+        protocol::prove_columns_unchecked(&key.plan, cols.clone(), &mut Transcript::new(&st))
+            .unwrap();
+    GkrBackend.verify(&key, &st, &proof).unwrap();
+    let mut forged = cols.clone();
+    forged[col(&key, "add")][4] += 8;
+    forged[col(&key, "requant")][4] += 1;
+    let mut st2 = st.clone();
+    // The output is public: the forged sum needs a forged statement to stay consistent.
+    let out = st2
+        .public
+        .iter_mut()
+        .find(|t| t.tensor == p.outputs[0])
+        .unwrap();
+    out.values[4] += 1;
+    assert_rejected(&key, &st2, forged, "sum + 8 with output + 1");
+}

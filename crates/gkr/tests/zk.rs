@@ -162,6 +162,43 @@ fn honest_columns_verify_and_every_forged_column_is_rejected() {
     }
 }
 
+/// `y = x[0] + x[1]` over u8 inputs: (300, 100) sums like (200, 200), so only the hidden
+/// input's range check tells a forged input from an honest one.
+fn sum_of_two_pixels() -> (Program, Vec<Tensor>) {
+    let mut b = ProgramBuilder::new();
+    let x = b.input("x", vec![2], Range::new(0, 255), None).unwrap();
+    let sum = Op::Reduce {
+        kind: vouch_ir::ReduceKind::Sum,
+        axes: vec![0],
+        keep_dims: false,
+    };
+    let y = b.node("sum", sum, &[x], None).unwrap();
+    b.output(y);
+    let p = b.finish().unwrap();
+    (p, vec![Tensor::new(vec![2], vec![200, 200]).unwrap()])
+}
+
+#[test]
+fn hidden_input_outside_its_declared_range_is_rejected() {
+    let (p, inputs) = sum_of_two_pixels();
+    let (key, st, cols) = honest(&p, &inputs);
+    let x = col(&key, "x");
+    // A u8 input is its own limb: it sits in the 8-bit range region.
+    assert_eq!(key.plan.columns[x].region, Some(8));
+    let region = key.plan.ranges.iter().find(|r| r.bits == 8).unwrap().region;
+    let at = key.plan.columns[x].loc.unwrap().offset - key.plan.columns[region].loc.unwrap().offset;
+    let mut forged = cols.clone();
+    forged[x] = vec![300, 100];
+    forged[region][at..at + 2].copy_from_slice(&[300, 100]);
+    let proof =
+        protocol::prove_columns_unchecked(&key.plan, forged, &mut Transcript::new(&st)).unwrap();
+    assert!(GkrBackend.verify(&key, &st, &proof).is_err());
+    // The same columns, honest, verify.
+    let proof =
+        protocol::prove_columns_unchecked(&key.plan, cols, &mut Transcript::new(&st)).unwrap();
+    GkrBackend.verify(&key, &st, &proof).unwrap();
+}
+
 #[test]
 fn forged_runtime_product_is_rejected_in_zero_knowledge() {
     let mut b = ProgramBuilder::new();

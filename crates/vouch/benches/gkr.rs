@@ -228,6 +228,9 @@ fn plan_stats(name: &str, plan: &vouch::gkr::program::Plan) {
         } else {
             "activation".into()
         };
+        if std::env::var("VOUCH_GKR_PLAN_ONLY").as_deref() == Ok("columns") {
+            println!("    {:>10} {}", 1usize << c.vars(), c.name);
+        }
         let e = by.entry(kind).or_default();
         e.0 += 1;
         e.1 += 1usize << c.vars();

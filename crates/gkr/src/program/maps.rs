@@ -54,6 +54,14 @@ pub enum LinearMap {
     },
     /// out[y] = Σ_{x : dst[x] == y} in[x] (dst[x] == NONE: x unused). Reductions.
     SumInto { n_out: usize, dst: Vec<u32> },
+    /// out[y] = Σ_t coeff[t][y] · in[src[t][y]]: weighted selections summed, what a chain of
+    /// wiring and fixed-weight products leaves once fused (see `program::fuse`). Every tap has
+    /// one entry per output.
+    Taps {
+        n_in: usize,
+        src: Vec<Vec<u32>>,
+        coeff: Vec<Vec<i64>>,
+    },
     /// Input [rows, k] (row-major), fixed w [k, n]: out[r, j] = Σ_t in[r, t] · w[t, j].
     MatMulRight {
         rows: usize,
@@ -193,7 +201,9 @@ impl LinearMap {
     /// Length of the (unpadded) input.
     pub fn n_in(&self) -> usize {
         match self {
-            LinearMap::Select { n_in, .. } | LinearMap::Weighted { n_in, .. } => *n_in,
+            LinearMap::Select { n_in, .. }
+            | LinearMap::Weighted { n_in, .. }
+            | LinearMap::Taps { n_in, .. } => *n_in,
             LinearMap::SumInto { dst, .. } => dst.len(),
             LinearMap::MatMulRight { rows, k, .. } => rows.saturating_mul(*k),
             LinearMap::MatMulLeft { batch, k, n, .. } => numel(&[*batch, *k, *n]),
@@ -205,6 +215,7 @@ impl LinearMap {
     pub fn n_out(&self) -> usize {
         match self {
             LinearMap::Select { src, .. } | LinearMap::Weighted { src, .. } => src.len(),
+            LinearMap::Taps { src, .. } => src.first().map_or(0, Vec::len),
             LinearMap::SumInto { n_out, .. } => *n_out,
             LinearMap::MatMulRight { rows, n, .. } => rows.saturating_mul(*n),
             LinearMap::MatMulLeft { batch, m, n, .. } => numel(&[*batch, *m, *n]),
@@ -218,6 +229,7 @@ impl LinearMap {
             LinearMap::Select { .. } => "Select",
             LinearMap::Weighted { .. } => "Weighted",
             LinearMap::SumInto { .. } => "SumInto",
+            LinearMap::Taps { .. } => "Taps",
             LinearMap::MatMulRight { .. } => "MatMulRight",
             LinearMap::MatMulLeft { .. } => "MatMulLeft",
             LinearMap::Conv { .. } => "Conv",
@@ -242,6 +254,16 @@ impl LinearMap {
                 .filter(|&(&s, &c)| s != NONE && c != 0)
                 .count(),
             LinearMap::SumInto { dst, .. } => dst.iter().filter(|&&d| d != NONE).count(),
+            LinearMap::Taps { src, coeff, .. } => src
+                .iter()
+                .zip(coeff)
+                .map(|(s, c)| {
+                    s.iter()
+                        .zip(c)
+                        .filter(|&(&s, &c)| s != NONE && c != 0)
+                        .count()
+                })
+                .fold(0usize, usize::saturating_add),
             LinearMap::MatMulRight { rows, w, .. } => {
                 rows.saturating_mul(w.iter().filter(|&&v| v != 0).count())
             }
@@ -334,6 +356,27 @@ impl LinearMap {
                     }
                 }
             }
+            LinearMap::Taps { src, coeff, .. } => {
+                if src.is_empty() || src.len() != coeff.len() {
+                    return Err(bad(format!(
+                        "{} source taps and {} coefficient taps",
+                        src.len(),
+                        coeff.len()
+                    )));
+                }
+                for (s, c) in src.iter().zip(coeff) {
+                    if s.len() != n_out || c.len() != n_out {
+                        return Err(bad(format!(
+                            "a tap of {} sources and {} coefficients for {n_out} outputs",
+                            s.len(),
+                            c.len()
+                        )));
+                    }
+                    if let Some(&i) = s.iter().find(|&&i| i != NONE && i as usize >= n_in) {
+                        return Err(bad(format!("source index {i} outside an input of {n_in}")));
+                    }
+                }
+            }
             LinearMap::SumInto { dst, .. } => {
                 if let Some(&d) = dst.iter().find(|&&d| d != NONE && d as usize >= n_out) {
                     return Err(bad(format!(
@@ -414,6 +457,20 @@ impl LinearMap {
                 scatter(dst, &mut out, |o, i| *o = o.wrapping_add(x[i]));
                 out
             }
+            LinearMap::Taps { src, coeff, .. } => (0..self.n_out())
+                .into_par_iter()
+                .with_min_len(PAR_THRESHOLD)
+                .map(|y| {
+                    src.iter().zip(coeff).fold(0i64, |acc, (s, c)| {
+                        let v = s
+                            .get(y)
+                            .and_then(|&s| x.get(s as usize))
+                            .copied()
+                            .unwrap_or(0);
+                        acc.wrapping_add(c.get(y).copied().unwrap_or(0).wrapping_mul(v))
+                    })
+                })
+                .collect(),
             LinearMap::MatMulRight { k, n, w, .. } => {
                 let (k, n) = (*k, *n);
                 let mut out = vec![0i64; self.n_out()];
@@ -519,6 +576,15 @@ impl LinearMap {
                     *o += e[y] * embed(c);
                 }
             }),
+            LinearMap::Taps { src, coeff, .. } => {
+                for (s, c) in src.iter().zip(coeff) {
+                    scatter(s, wi, |o, y| {
+                        if let Some(&c) = c.get(y) {
+                            *o += e[y] * embed(c);
+                        }
+                    });
+                }
+            }
             LinearMap::SumInto { dst, .. } => wi
                 .par_iter_mut()
                 .with_min_len(PAR_THRESHOLD)

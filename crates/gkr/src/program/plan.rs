@@ -86,6 +86,9 @@ pub enum Source {
     Fixed(Arc<Vec<i64>>),
     /// Inside the trace commitment.
     Committed,
+    /// Computed by the prover (other fills read it) but never committed nor claimed: every
+    /// use was folded into linear maps of other columns (`program::fuse`).
+    Fused,
 }
 
 /// How the prover computes a committed column.
@@ -303,6 +306,9 @@ pub struct Plan {
     pub zk: bool,
     /// Fewest variables of any column (see [`Column::min_vars`]).
     pub min_vars: usize,
+    /// Declared range `[lo, hi]` of every public column: the verifier checks the statement's
+    /// values against it (what range inference downstream relies on).
+    pub public_ranges: Vec<(Col, i64, i64)>,
 }
 
 /// Sizes of a plan, for key summaries and reports.
@@ -355,8 +361,8 @@ impl Plan {
         }
     }
 
-    /// Lowers `program` under `policy`. Range checks use 16-bit limbs, or 8-bit ones when the
-    /// program has so few range-checked values that the 2^16-entry table would dominate.
+    /// Lowers `program` under `policy`. Range checks use 16-bit limbs or 8-bit ones, whichever
+    /// gives the smaller commitment (the 2^16-entry tables dominate small programs).
     pub fn new(program: &Program, policy: VisibilityPolicy) -> Result<Self, PlanError> {
         check_policy(policy)?;
         let plan = Self::lowered(program, policy)?;
@@ -369,16 +375,24 @@ impl Plan {
 
     fn lowered(program: &Program, policy: VisibilityPolicy) -> Result<Self, PlanError> {
         let wide = Self::with_limbs(program, policy, LIMB_BITS)?;
-        let entries: usize = wide
-            .columns
-            .iter()
-            .filter(|c| c.region.is_some())
-            .map(|c| c.len)
-            .sum();
-        if 2 * entries + (1 << SMALL_LIMB_BITS) < 1 << LIMB_BITS {
-            return Self::with_limbs(program, policy, SMALL_LIMB_BITS);
-        }
-        Ok(wide)
+        let Ok(small) = Self::with_limbs(program, policy, SMALL_LIMB_BITS) else {
+            return Ok(wide);
+        };
+        // 8-bit limbs double the limb columns of wide values but drop the 2^16-entry tables:
+        // keep whichever commits to less.
+        let size = |p: &Plan| {
+            let vars = if p.zk {
+                super::zk::committed_vars(p).unwrap_or(usize::MAX)
+            } else {
+                p.trace_vars
+            };
+            (vars, p.summary().committed)
+        };
+        Ok(if size(&small) < size(&wide) {
+            small
+        } else {
+            wide
+        })
     }
 
     fn with_limbs(
@@ -396,6 +410,7 @@ impl Plan {
             tensor_cols: vec![usize::MAX; program.tensors.len()],
             zk: policy.input == Visibility::Private,
             min_vars: 0,
+            public_ranges: Vec::new(),
         };
         for (i, info) in program.tensors.iter().enumerate() {
             let id = TensorId(i as u32);
@@ -410,11 +425,19 @@ impl Plan {
                 TensorKind::Activation => Source::Committed,
             };
             let fill = matches!(source, Source::Committed).then_some(Fill::Tensor(id));
-            b.tensor_cols[i] = b.column(&info.name, len, source, fill);
+            let public = matches!(source, Source::Public(_));
+            let c = b.column(&info.name, len, source, fill);
+            b.tensor_cols[i] = c;
+            if public {
+                b.public_ranges.push((c, info.range.lo, info.range.hi));
+            } else if info.kind == TensorKind::Input {
+                b.input_range(c, info.range.lo, info.range.hi);
+            }
         }
         for node in &program.nodes {
             b.lower(node)?;
         }
+        super::fuse::fuse_linear(&mut b.columns, &mut b.constraints, &b.lookups);
         b.finish()
     }
 }
@@ -461,6 +484,7 @@ struct Builder<'p> {
     /// Zero-knowledge plan (hidden input).
     zk: bool,
     min_vars: usize,
+    public_ranges: Vec<(Col, i64, i64)>,
 }
 
 /// Bits needed for values in [0, v].
@@ -580,14 +604,41 @@ impl Builder<'_> {
         Ok(self.mapped(node, "broadcast", len, map, input))
     }
 
+    /// Proves a hidden input inside its declared range `[lo, hi]`, which range inference (and
+    /// so every later bound) assumes. An input whose range is exactly the values of a limb
+    /// width (u8 pixels: [0, 255]) is itself placed in that range region, at no extra column.
+    fn input_range(&mut self, c: Col, lo: i64, hi: i64) {
+        let span = (hi as i128 - lo as i128).max(0);
+        let bits = bits_for(span);
+        if lo == 0 && span + 1 == 1i128 << bits && bits <= self.limb_bits && bits > 0 {
+            self.columns[c].region = Some(bits);
+            self.limbs.push(c);
+            return;
+        }
+        let node = self.columns[c].name.clone();
+        let len = self.columns[c].len;
+        let above = IntAffine {
+            terms: vec![(1, c)],
+            constant: -lo,
+        };
+        self.range_check(&node, "above_lo", above, len, bits);
+        if span + 1 != 1i128 << bits {
+            let below = IntAffine {
+                terms: vec![(-1, c)],
+                constant: hi,
+            };
+            self.range_check(&node, "below_hi", below, len, bits);
+        }
+    }
+
     /// Constrains `expr ∈ [0, 2^bits)`: `expr = Σ 2^(w·j)·L_j` with w-bit limbs (w = 16, or 8
     /// for small programs) and a top limb of the remaining width, each limb in the range region of its width (so the bound
     /// is exact).
-    fn range_check(&mut self, node: &Node, what: &str, expr: IntAffine, len: usize, bits: u32) {
+    fn range_check(&mut self, node: &str, what: &str, expr: IntAffine, len: usize, bits: u32) {
         if bits == 0 {
             // [0, 1): the expression is zero.
             self.constraints.push(Constraint::Zero {
-                node: node.name.clone(),
+                node: node.to_string(),
                 len,
                 expr: expr.to_affine(),
             });
@@ -603,13 +654,14 @@ impl Builder<'_> {
                 shift: lb * index,
                 bits: width,
             };
-            let l = self.aux(node, &format!("{what}/limb{index}"), len, fill);
+            let name = format!("{node}/{what}/limb{index}");
+            let l = self.column(&name, len, Source::Committed, Some(fill));
             self.columns[l].region = Some(width);
             self.limbs.push(l);
             decomposition.terms.push((-pow2(lb * index), l));
         }
         self.constraints.push(Constraint::Zero {
-            node: node.name.clone(),
+            node: node.to_string(),
             len,
             expr: decomposition,
         });
@@ -1077,7 +1129,7 @@ impl Builder<'_> {
                 constant: 0,
             };
             self.range_check(
-                node,
+                &node.name,
                 &format!("{tag}gap{k}"),
                 expr.clone(),
                 len,
@@ -1201,7 +1253,7 @@ impl Builder<'_> {
                 },
             ),
         ] {
-            self.range_check(node, what, expr, len, bits);
+            self.range_check(&node.name, what, expr, len, bits);
         }
         Ok(())
     }
@@ -1375,7 +1427,7 @@ impl Builder<'_> {
                 terms: vec![(1, rem)],
                 constant: 0,
             };
-            self.range_check(node, "rem", expr, len, shift);
+            self.range_check(&node.name, "rem", expr, len, shift);
         }
         // over·(y − hi) = 0, under·(y − lo) = 0.
         for (c, bound) in [(over, hi), (under, lo)] {
@@ -1403,7 +1455,7 @@ impl Builder<'_> {
                 terms: gaps.iter().map(|&c| (1, c)).collect(),
                 constant: 0,
             };
-            self.range_check(node, "clamped", expr, len, bits_for(span));
+            self.range_check(&node.name, "clamped", expr, len, bits_for(span));
         }
         if clamps {
             // y within the clamp bounds, tightened to the quotient's own range (a bound of
@@ -1414,7 +1466,7 @@ impl Builder<'_> {
                 terms: vec![(1, y)],
                 constant: -(elo as i64),
             };
-            self.range_check(node, "above_lo", above, len, bits);
+            self.range_check(&node.name, "above_lo", above, len, bits);
             // y − elo ∈ [0, 2^bits) already means y ≤ ehi when the span is exactly 2^bits
             // values (int8's [−128, 127], u8's [0, 255]).
             if ehi - elo + 1 != 1i128 << bits {
@@ -1422,7 +1474,7 @@ impl Builder<'_> {
                     terms: vec![(-1, y)],
                     constant: ehi as i64,
                 };
-                self.range_check(node, "below_hi", below, len, bits);
+                self.range_check(&node.name, "below_hi", below, len, bits);
             }
         } else {
             // The identity divides by 2^s in the field: without a bound, another remainder
@@ -1432,7 +1484,7 @@ impl Builder<'_> {
                 terms: vec![(1, y)],
                 constant: -(qlo as i64),
             };
-            self.range_check(node, "quotient", expr, len, bits_for(qhi - qlo));
+            self.range_check(&node.name, "quotient", expr, len, bits_for(qhi - qlo));
         }
         Ok(())
     }
@@ -1469,7 +1521,7 @@ impl Builder<'_> {
         });
         let bits = bits_for(2 * bhi - 1);
         self.range_check(
-            node,
+            &node.name,
             "rem",
             IntAffine {
                 terms: vec![(1, rem)],
@@ -1483,9 +1535,9 @@ impl Builder<'_> {
             terms: vec![(1, y)],
             constant: -(ylo as i64),
         };
-        self.range_check(node, "quotient", expr, len, bits_for(yhi - ylo));
+        self.range_check(&node.name, "quotient", expr, len, bits_for(yhi - ylo));
         self.range_check(
-            node,
+            &node.name,
             "rem_gap",
             IntAffine {
                 terms: vec![(2, b), (-1, rem)],
@@ -1592,6 +1644,7 @@ impl Builder<'_> {
             trace_vars,
             zk: self.zk,
             min_vars: self.min_vars,
+            public_ranges: self.public_ranges,
         })
     }
 }

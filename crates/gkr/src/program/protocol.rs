@@ -266,7 +266,7 @@ impl Side for Prover<'_> {
     }
     fn known(&self, col: Col) -> Option<&[i64]> {
         match self.plan.columns[col].source {
-            Source::Committed => None,
+            Source::Committed | Source::Fused => None,
             _ => Some(&self.values[col]),
         }
     }
@@ -727,6 +727,25 @@ fn check_public(plan: &Plan, public: &[Option<Vec<i64>>]) -> Result<(), ProgramE
             }
         }
     }
+    for &(c, lo, hi) in &plan.public_ranges {
+        let Source::Public(id) = plan.columns[c].source else {
+            continue;
+        };
+        let values = public
+            .get(id.index())
+            .and_then(|v| v.as_deref())
+            .unwrap_or(&[]);
+        if let Some((i, v)) = values
+            .iter()
+            .enumerate()
+            .find(|&(_, v)| !(lo..=hi).contains(v))
+        {
+            return Err(ProgramError::Statement(format!(
+                "public tensor {} entry {i} is {v}, outside its declared range [{lo}, {hi}]",
+                plan.columns[c].name
+            )));
+        }
+    }
     Ok(())
 }
 
@@ -745,7 +764,7 @@ impl Side for Verifier<'_> {
     }
     fn known(&self, col: Col) -> Option<&[i64]> {
         match &self.plan.columns[col].source {
-            Source::Committed => None,
+            Source::Committed | Source::Fused => None,
             Source::Fixed(v) => Some(v),
             Source::Public(id) => self.public.get(id.index())?.as_deref(),
         }

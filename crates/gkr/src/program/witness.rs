@@ -11,8 +11,10 @@ pub fn column_values(plan: &Plan, tensors: &[Vec<i64>]) -> Result<Vec<Vec<i64>>,
         let values = match (&col.source, &col.fill) {
             (Source::Public(id), _) => tensor(tensors, id.index(), col)?,
             (Source::Fixed(v), _) => v.to_vec(),
-            (Source::Committed, None) => Vec::new(),
-            (Source::Committed, Some(fill)) => compute(plan, c, fill, tensors, &out)?,
+            (Source::Committed | Source::Fused, None) => Vec::new(),
+            (Source::Committed | Source::Fused, Some(fill)) => {
+                compute(plan, c, fill, tensors, &out)?
+            }
         };
         out.push(values);
     }

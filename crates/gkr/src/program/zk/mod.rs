@@ -98,7 +98,7 @@ pub fn committed_vars(plan: &Plan) -> Result<usize, PlanError> {
 
 /// Whether a column's values are known to the verifier (public or fixed).
 pub(crate) fn is_committed(plan: &Plan, col: usize) -> bool {
-    matches!(plan.columns[col].source, Source::Committed)
+    matches!(plan.columns[col].source, Source::Committed | Source::Fused)
 }
 
 /// Depth of a LogUp tree (leaves have `depth + 1` variables: the side bit, then the index):

@@ -100,7 +100,7 @@ impl<'a> Verifier<'a> {
 
     fn known(&self, col: Col) -> Option<&[i64]> {
         match &self.plan.columns[col].source {
-            Source::Committed => None,
+            Source::Committed | Source::Fused => None,
             Source::Fixed(v) => Some(v),
             Source::Public(id) => self.public.get(id.index())?.as_deref(),
         }
