@@ -164,7 +164,7 @@ impl Taps {
 }
 
 /// The integer a field coefficient stands for, when it is small (|v| ≤ 2^62).
-fn small_int(v: F) -> Option<i64> {
+pub(super) fn small_int(v: F) -> Option<i64> {
     let u = v.as_canonical_u64();
     let p = F::ORDER_U64;
     if u <= 1 << 62 {

@@ -7,6 +7,7 @@
 //! (linkable) inputs and hidden weights are refused with [`plan::PlanError::Visibility`]
 //! (`docs/gkr.md`).
 
+mod bounds;
 mod fuse;
 pub mod maps;
 pub mod plan;

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use p3_field::{Field, PrimeCharacteristicRing};
 use thiserror::Error;
 use vouch_backend::{Visibility, VisibilityPolicy};
-use vouch_ir::{BinaryKind, Node, Op, Program, ReduceKind, TensorId, TensorKind};
+use vouch_ir::{BinaryKind, Node, Op, Program, Range, ReduceKind, TensorId, TensorKind};
 
 use super::maps::{self, LinearMap, MapError};
 use crate::field::{embed, F};
@@ -128,9 +128,10 @@ pub enum Fill {
     },
     /// Multiplicities of lookup `lookup` (index into [`Plan::lookups`]).
     Multiplicities { lookup: usize },
-    /// Multiplicities of the range region of `bits`-bit limbs.
-    RangeMultiplicities { bits: u32 },
-    /// A whole range-check region: its content is the limb columns placed inside it.
+    /// Multiplicities of the values of range region `region` (a column).
+    RangeMultiplicities { region: Col },
+    /// A whole range-check region: its content is the limb columns of this width placed
+    /// inside it.
     Region { bits: u32 },
 }
 
@@ -374,8 +375,15 @@ impl Plan {
     }
 
     fn lowered(program: &Program, policy: VisibilityPolicy) -> Result<Self, PlanError> {
-        let wide = Self::with_limbs(program, policy, LIMB_BITS)?;
-        let Ok(small) = Self::with_limbs(program, policy, SMALL_LIMB_BITS) else {
+        let first = Self::with_limbs(program, policy, LIMB_BITS, &[])?;
+        // Ranges the fused maps imply (a second lowering drops clamps that cannot trigger).
+        let tight = super::bounds::tightened(program, &first);
+        let wide = if tight.iter().all(Option::is_none) {
+            first
+        } else {
+            Self::with_limbs(program, policy, LIMB_BITS, &tight)?
+        };
+        let Ok(small) = Self::with_limbs(program, policy, SMALL_LIMB_BITS, &tight) else {
             return Ok(wide);
         };
         // 8-bit limbs double the limb columns of wide values but drop the 2^16-entry tables:
@@ -399,8 +407,10 @@ impl Plan {
         program: &Program,
         policy: VisibilityPolicy,
         limb_bits: u32,
+        tight: &[Option<Range>],
     ) -> Result<Self, PlanError> {
         let mut b = Builder {
+            tight,
             limb_bits,
             program,
             columns: Vec::new(),
@@ -473,6 +483,8 @@ fn check_policy(p: VisibilityPolicy) -> Result<(), PlanError> {
 }
 
 struct Builder<'p> {
+    /// Proven ranges narrower than the declared ones, per tensor (`program::bounds`).
+    tight: &'p [Option<Range>],
     /// Width of the full range-check limbs.
     limb_bits: u32,
     program: &'p Program,
@@ -485,6 +497,33 @@ struct Builder<'p> {
     zk: bool,
     min_vars: usize,
     public_ranges: Vec<(Col, i64, i64)>,
+}
+
+/// Splits limb columns of one width (power-of-two `sizes`, largest first) into range regions.
+/// One region pads the total to a power of two; when that padding costs more than another
+/// multiplicity table (`table` entries), the largest power of two inside the total becomes a
+/// region of its own (its prefix of limbs sums to it exactly) and the rest is split likewise.
+fn region_groups(sizes: &[usize], table: usize) -> Vec<Vec<usize>> {
+    let mut groups = Vec::new();
+    let mut start = 0;
+    loop {
+        let rest = &sizes[start..];
+        let total: usize = rest.iter().sum();
+        let padded = total.next_power_of_two();
+        if rest.is_empty() || total == padded || total + table >= padded {
+            groups.push((start..sizes.len()).collect());
+            return groups;
+        }
+        let head = padded / 2;
+        let mut sum = 0;
+        let mut end = start;
+        while sum < head {
+            sum += sizes[end];
+            end += 1;
+        }
+        groups.push((start..end).collect());
+        start = end;
+    }
 }
 
 /// Bits needed for values in [0, v].
@@ -554,7 +593,10 @@ impl Builder<'_> {
     }
 
     fn range(&self, id: TensorId) -> (i128, i128) {
-        let r = self.program.tensors[id.index()].range;
+        let r = match self.tight.get(id.index()) {
+            Some(Some(t)) => *t,
+            _ => self.program.tensors[id.index()].range,
+        };
         (r.lo as i128, r.hi as i128)
     }
 
@@ -1566,8 +1608,9 @@ impl Builder<'_> {
             .collect();
         widths.sort_unstable();
         widths.dedup();
+        let mut members: Vec<Vec<Col>> = Vec::new();
         for bits in widths {
-            // Limbs inside the region, largest first (keeps every sub-column aligned).
+            // Limbs of this width, largest first (keeps every sub-column aligned).
             let mut limbs: Vec<Col> = self
                 .limbs
                 .iter()
@@ -1575,30 +1618,39 @@ impl Builder<'_> {
                 .filter(|&c| self.columns[c].region == Some(bits))
                 .collect();
             limbs.sort_by_key(|&c| std::cmp::Reverse(self.columns[c].vars()));
-            let mut offset = 0usize;
-            for &c in &limbs {
-                let vars = self.columns[c].vars();
-                self.columns[c].loc = Some(Loc { offset, vars });
-                offset += 1 << vars;
+            let sizes: Vec<usize> = limbs.iter().map(|&c| 1 << self.columns[c].vars()).collect();
+            for (k, group) in region_groups(&sizes, 1 << bits).into_iter().enumerate() {
+                let group: Vec<Col> = group.into_iter().map(|i| limbs[i]).collect();
+                let mut offset = 0usize;
+                for &c in &group {
+                    let vars = self.columns[c].vars();
+                    self.columns[c].loc = Some(Loc { offset, vars });
+                    offset += 1 << vars;
+                }
+                let suffix = if k == 0 {
+                    String::new()
+                } else {
+                    format!(".{k}")
+                };
+                let region = self.column(
+                    &format!("range{bits}/region{suffix}"),
+                    offset.next_power_of_two(),
+                    Source::Committed,
+                    Some(Fill::Region { bits }),
+                );
+                let multiplicities = self.column(
+                    &format!("range{bits}/multiplicities{suffix}"),
+                    1 << bits,
+                    Source::Committed,
+                    Some(Fill::RangeMultiplicities { region }),
+                );
+                ranges.push(RangeRegion {
+                    bits,
+                    region,
+                    multiplicities,
+                });
+                members.push(group);
             }
-            let len = offset.next_power_of_two();
-            let region = self.column(
-                &format!("range{bits}/region"),
-                len,
-                Source::Committed,
-                Some(Fill::Region { bits }),
-            );
-            let multiplicities = self.column(
-                &format!("range{bits}/multiplicities"),
-                1 << bits,
-                Source::Committed,
-                Some(Fill::RangeMultiplicities { bits }),
-            );
-            ranges.push(RangeRegion {
-                bits,
-                region,
-                multiplicities,
-            });
         }
         // Top-level committed columns (the region counts as one), largest first.
         let mut top: Vec<Col> = (0..self.columns.len())
@@ -1617,13 +1669,11 @@ impl Builder<'_> {
             offset += 1 << vars;
         }
         // Limb locations become absolute.
-        for r in &ranges {
+        for (r, group) in ranges.iter().zip(&members) {
             let base = self.columns[r.region].loc.map_or(0, |l| l.offset);
-            for &c in &self.limbs {
-                if self.columns[c].region == Some(r.bits) {
-                    if let Some(l) = self.columns[c].loc.as_mut() {
-                        l.offset += base;
-                    }
+            for &c in group {
+                if let Some(l) = self.columns[c].loc.as_mut() {
+                    l.offset += base;
                 }
             }
         }
@@ -1646,5 +1696,31 @@ impl Builder<'_> {
             min_vars: self.min_vars,
             public_ranges: self.public_ranges,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::region_groups;
+
+    #[test]
+    fn regions_split_only_when_padding_costs_more_than_a_table() {
+        // 4M + 1M pads to 8M: two exact regions instead.
+        assert_eq!(
+            region_groups(&[4 << 20, 1 << 20], 256),
+            vec![vec![0], vec![1]]
+        );
+        // A power-of-two total stays one region.
+        assert_eq!(region_groups(&[2, 1, 1], 256), vec![vec![0, 1, 2]]);
+        // Padding 9 to 16 costs less than a 16-entry table.
+        assert_eq!(region_groups(&[8, 1], 16), vec![vec![0, 1]]);
+        // 8 + 4 + 1 + 1 (14) with a 1-entry table: 8, then 4, then 1 + 1.
+        assert_eq!(
+            region_groups(&[8, 4, 1, 1], 1),
+            vec![vec![0], vec![1], vec![2, 3]]
+        );
+        // With a 4-entry table, padding 14 to 16 is cheaper.
+        assert_eq!(region_groups(&[8, 4, 1, 1], 4), vec![vec![0, 1, 2, 3]]);
+        assert_eq!(region_groups(&[], 4), vec![Vec::<usize>::new()]);
     }
 }

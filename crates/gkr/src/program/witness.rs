@@ -144,17 +144,17 @@ fn compute(
             let l = &plan.lookups[*lookup];
             counts(col, &l.table, &[&done[l.x][..], &done[l.y][..]])?
         }
-        Fill::RangeMultiplicities { bits } => {
+        Fill::RangeMultiplicities { region } => {
             let r = plan
                 .ranges
                 .iter()
-                .find(|r| r.bits == *bits)
+                .find(|r| r.region == *region)
                 .ok_or_else(|| ProgramError::Witness {
                     what: "range multiplicities without a region".into(),
                 })?;
             counts(
                 col,
-                &crate::logup::Table::range(*bits),
+                &crate::logup::Table::range(r.bits),
                 &[&done[r.region][..]],
             )?
         }
@@ -163,7 +163,8 @@ fn compute(
             let mut v = vec![0i64; col.len];
             for (l, limb) in plan.columns.iter().enumerate() {
                 if let (Some(b), Some(loc)) = (limb.region, limb.loc) {
-                    if b != *bits {
+                    // Limbs of this width inside this region.
+                    if b != *bits || loc.offset < base || loc.offset >= base + col.len {
                         continue;
                     }
                     let start = loc.offset - base;
