@@ -199,6 +199,69 @@ fn hidden_input_outside_its_declared_range_is_rejected() {
     GkrBackend.verify(&key, &st, &proof).unwrap();
 }
 
+/// A sigmoid of 15 hidden values: the lookup columns have one padding slot (15 of 16).
+fn sigmoid_of_fifteen() -> (Program, Vec<Tensor>) {
+    let mut b = ProgramBuilder::new();
+    let x = b.input("x", vec![3, 5], Range::new(-64, 63), None).unwrap();
+    let t = vouch_ir::LookupTable::generate(
+        vouch_ir::TableFn::Sigmoid,
+        Range::new(-64, 63),
+        1.0 / 16.0,
+        1.0 / 127.0,
+        Range::new(0, 127),
+    );
+    let y = b.node("sigmoid", Op::Lookup(t), &[x], None).unwrap();
+    b.output(y);
+    let xs: Vec<i64> = (0..15).map(|i| i * 8 - 60).collect();
+    (
+        b.finish().unwrap(),
+        vec![Tensor::new(vec![3, 5], xs).unwrap()],
+    )
+}
+
+/// A padding slot of a lookup column whose compressed value is 1 would make a leaf 0/0 if the
+/// padding's denominator were 1 − w: the root numerator would vanish whatever the other
+/// leaves, so any output would pass. Padding leaves have denominator α − w instead.
+#[test]
+fn a_zero_denominator_in_lookup_padding_does_not_forge_outputs() {
+    let (p, inputs) = sigmoid_of_fifteen();
+    let (key, st, cols) = honest(&p, &inputs);
+    let x = col(&key, "x");
+    let limb = col(&key, "x/above_lo/limb0");
+    assert_eq!(cols[x].len(), 15);
+    let mut forged = cols.clone();
+    // x[15] = 1 in the padding (the range identity x + 64·[i < 15] − limb = 0 takes limb = 1
+    // there), and the limb's region entry and the region's multiplicities follow.
+    forged[x].push(1);
+    forged[limb].push(1);
+    let r = key
+        .plan
+        .ranges
+        .iter()
+        .find(|r| key.plan.columns[limb].region == Some(r.bits))
+        .unwrap();
+    let at =
+        key.plan.columns[limb].loc.unwrap().offset - key.plan.columns[r.region].loc.unwrap().offset;
+    forged[r.region][at + 15] = 1;
+    forged[r.multiplicities][0] -= 1;
+    forged[r.multiplicities][1] += 1;
+    // The published output claims another sigmoid value for x[0].
+    let mut bad = st.clone();
+    let out = bad
+        .public
+        .iter_mut()
+        .find(|t| t.tensor == p.outputs[0])
+        .unwrap();
+    out.values[0] += 1;
+    forged[col(&key, "sigmoid")][0] += 1;
+    let proof =
+        protocol::prove_columns_unchecked(&key.plan, forged, &mut Transcript::new(&bad)).unwrap();
+    assert!(
+        GkrBackend.verify(&key, &bad, &proof).is_err(),
+        "forged output accepted"
+    );
+}
+
 #[test]
 fn forged_runtime_product_is_rejected_in_zero_knowledge() {
     let mut b = ProgramBuilder::new();

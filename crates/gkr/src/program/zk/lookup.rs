@@ -1,8 +1,11 @@
 //! LogUp-GKR on masked layers, the pieces both sides share.
 //!
 //! One fraction tree per lookup: leaves (side, i) over depth + 1 variables, side 0 the
-//! lookups (p = [i < n], q = α − Σ_c β^c·col_c(i), padding 0/1) and side 1 the table
-//! (p = −m(j), q = α − Σ_c β^c·table_c(j), padding 0/1). The root's numerator is
+//! lookups (p = [i < n], q = α − Σ_c β^c·col_c(i), also on padding, where p = 0) and side 1
+//! the table (p = −m(j), q = α − Σ_c β^c·table_c(j), padding 0/1). The lookups' padding keeps
+//! the denominator α − w because the root's denominator is never checked: with 1 − w there, a
+//! prover could put w = 1 in a column's padding, making one leaf 0/0, which zeroes the root
+//! numerator whatever the other leaves (`a_zero_denominator_in_lookup_padding_does_not_forge_outputs`). The root's numerator is
 //! Σ_i 1/(α − w_i) − Σ_j m_j/(α − t_j) over the common denominator, and must be 0. (Every
 //! denominator is α minus a value committed before α was drawn, so none is 0 except with
 //! probability ≤ leaves/|EF|; the verifier therefore needs no check on the root's q, which
@@ -139,7 +142,7 @@ impl Leaf<'_> {
         }
         let tw = tw * eq_zero(hi);
         let p = (EF::ONE - side) * sel - side * mult;
-        let q = (EF::ONE - side) * (self.alpha * sel + EF::ONE - sel - w)
+        let q = (EF::ONE - side) * (self.alpha - w)
             + side * (self.alpha * sel_t + EF::ONE - sel_t - tw);
         Ok((p, q))
     }

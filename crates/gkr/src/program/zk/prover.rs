@@ -542,9 +542,10 @@ impl Prover<'_> {
                 for (col, &bc) in cols.iter().zip(&betas) {
                     w += bc * col[z][i];
                 }
-                let inside = i < n;
-                lp[base + i] = if inside { EF::ONE } else { EF::ZERO };
-                lq[base + i] = if inside { alpha } else { EF::ONE } - w;
+                // Padding keeps the denominator α − w: with 1 − w a prover could make one
+                // padding leaf 0/0 (w = 1), which zeroes the root numerator whatever the rest.
+                lp[base + i] = if i < n { EF::ONE } else { EF::ZERO };
+                lq[base + i] = alpha - w;
                 let m = if z == 0 { m_lo[i] } else { m_hi[i] };
                 lp[base + width + i] = -EF::from(m);
                 lq[base + width + i] = if i < tl {
