@@ -300,7 +300,6 @@ fn refused_policies_and_flags_exit_2() {
         "--weights-vis fixed",
         "--backend halo2",
     ]);
-    setup(&["--preset", "client"]).input_error(&["visibility", "input", "--input-vis public"]);
     setup(&["--output-vis", "private"]).input_error(&["visibility", "output"]);
     setup(&["--insecure-dev-setup"]).input_error(&["no trusted setup", "--insecure-dev-setup"]);
     let srs = write(d, "params.srs", &[7u8; 64]);
@@ -333,6 +332,49 @@ fn gkr_proof_with_halo2_keys_exits_2() {
     )
     .ok();
     verify(d, &f.proof, "hk", &[]).input_error(&["gkr", "halo2", "backend"]);
+}
+
+/// `--preset client` (input hashed): the input is committed on its own (a linkable commitment
+/// in the statement), the proof is zero-knowledge, and verification passes.
+#[test]
+fn client_preset_commits_to_the_input_and_verifies() {
+    let f = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let setup = vouch(
+        d,
+        &[
+            "setup",
+            &f.model,
+            "--backend",
+            "gkr",
+            "--preset",
+            "client",
+            "-o",
+            "c-keys",
+            "--json",
+        ],
+    )
+    .json();
+    assert_eq!(setup["policy"]["input"], "hashed", "{setup}");
+    prove(d, &f.model, "c-keys", "c.proof").ok();
+    let v = verify(d, "c.proof", "c-keys", &["--json"]);
+    v.ok();
+    let v: serde_json::Value = serde_json::from_str(&v.stdout).unwrap();
+    assert_eq!(v["valid"], true, "{v}");
+    assert!(
+        v["public"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["role"] == "output"),
+        "the statement shows the input: {v}"
+    );
+    let mut bytes = std::fs::read(d.join("c.proof")).unwrap();
+    let r = proof_section(&bytes);
+    bytes[r.start + r.len() / 2] ^= 0x10;
+    let bad = write(d, "c-flip.proof", &bytes);
+    invalid(&verify(d, &bad, "c-keys", &[]), "");
 }
 
 /// `--input-vis private`: the proof is zero-knowledge, the statement holds the output only,

@@ -4,9 +4,13 @@
 
 use sha2::{Digest as _, Sha256};
 use vouch_backend::mock::check_witness;
-use vouch_backend::{Backend, PublicTensor, Statement, Visibility, VisibilityPolicy, Witness};
+use vouch_backend::{
+    Backend, Commitment, PublicTensor, Role, Statement, Visibility, VisibilityPolicy, Witness,
+};
 use vouch_ir::{Digest, Program, TensorId};
 
+use crate::link::{self, LinkSecret};
+use crate::pcs::TensorCommitment;
 use crate::program::{self, Plan, ProgramError, ProgramProof};
 use crate::transcript::Transcript;
 
@@ -79,14 +83,61 @@ impl Backend for GkrBackend {
         Ok((key.clone(), key))
     }
 
+    /// Proves; a hashed input gets a fresh linked commitment (use
+    /// [`GkrBackend::prove_with_link`] to prove against an existing one).
     fn prove(
         &self,
         pk: &GkrKey,
         witness: &Witness,
     ) -> Result<(Statement, ProgramProof), ProgramError> {
+        let secret = match pk.plan.linked_input {
+            Some(_) => Some(LinkSecret::random()?),
+            None => None,
+        };
+        self.prove_with_link(pk, witness, secret.as_ref())
+    }
+
+    fn verify(
+        &self,
+        vk: &GkrKey,
+        statement: &Statement,
+        proof: &ProgramProof,
+    ) -> Result<(), ProgramError> {
+        let (public, linked) = check_statement(vk, statement)?;
+        let mut t = Transcript::new(statement);
+        program::verify_linked(&vk.plan, &public, linked.as_ref(), proof, &mut t)
+    }
+}
+
+impl GkrBackend {
+    /// Proves with the hashed input committed under `secret` (the commitment a camera signed,
+    /// or a previous proof's output commitment): the statement names that commitment.
+    /// `secret` is ignored (and may be None) for keys without a hashed input.
+    pub fn prove_with_link(
+        &self,
+        pk: &GkrKey,
+        witness: &Witness,
+        secret: Option<&LinkSecret>,
+    ) -> Result<(Statement, ProgramProof), ProgramError> {
         check_witness(&pk.program, witness).map_err(|e| ProgramError::Witness {
             what: e.to_string(),
         })?;
+        let linked = match (pk.plan.linked_input, secret) {
+            (Some(_), Some(secret)) => {
+                let input = pk
+                    .program
+                    .inputs
+                    .first()
+                    .ok_or(ProgramError::Internal("no input"))?;
+                Some(link::commit(&witness.values[input.index()], secret)?)
+            }
+            (Some(_), None) => {
+                return Err(ProgramError::Statement(
+                    "a hashed input needs its commitment's secret".into(),
+                ))
+            }
+            (None, _) => None,
+        };
         let statement = Statement {
             program_digest: pk.digest,
             backend: BACKEND_NAME.to_string(),
@@ -99,29 +150,30 @@ impl Backend for GkrBackend {
                     values: witness.values[id.index()].clone(),
                 })
                 .collect(),
-            commitments: Vec::new(),
+            commitments: linked
+                .iter()
+                .map(|l| Commitment {
+                    role: Role::Input,
+                    bytes: l.commitment.0.to_vec(),
+                })
+                .collect(),
             insecure_setup: false,
         };
         let mut t = Transcript::new(&statement);
-        let proof = program::prove(&pk.plan, &witness.values, &mut t)?;
+        let proof = match linked {
+            Some(l) => program::prove_linked(&pk.plan, &witness.values, l, &mut t)?,
+            None => program::prove(&pk.plan, &witness.values, &mut t)?,
+        };
         Ok((statement, proof))
-    }
-
-    fn verify(
-        &self,
-        vk: &GkrKey,
-        statement: &Statement,
-        proof: &ProgramProof,
-    ) -> Result<(), ProgramError> {
-        let public = check_statement(vk, statement)?;
-        let mut t = Transcript::new(statement);
-        program::verify(&vk.plan, &public, proof, &mut t)
     }
 }
 
+/// Public values by tensor id, and the hashed input's commitment.
+type Checked = (Vec<Option<Vec<i64>>>, Option<TensorCommitment>);
+
 /// Checks that the statement is one this key can prove, and returns the public values by
-/// tensor id.
-fn check_statement(vk: &GkrKey, s: &Statement) -> Result<Vec<Option<Vec<i64>>>, ProgramError> {
+/// tensor id and the hashed input's commitment.
+fn check_statement(vk: &GkrKey, s: &Statement) -> Result<Checked, ProgramError> {
     let bad = |what: &str| Err(ProgramError::Statement(what.to_string()));
     if s.program_digest != vk.digest {
         return bad("program digest differs from the key's program");
@@ -135,9 +187,15 @@ fn check_statement(vk: &GkrKey, s: &Statement) -> Result<Vec<Option<Vec<i64>>>, 
     if s.visibility != vk.policy {
         return bad("visibility policy differs from the key's");
     }
-    if !s.commitments.is_empty() {
-        return bad("commitments are not expected under this policy");
-    }
+    let linked = match (vk.plan.linked_input, s.commitments.as_slice()) {
+        (None, []) => None,
+        (None, _) => return bad("commitments are not expected under this policy"),
+        (Some(_), [c]) if c.role == Role::Input => match <[u8; 32]>::try_from(&c.bytes[..]) {
+            Ok(root) => Some(TensorCommitment(root)),
+            Err(_) => return bad("the input commitment is not 32 bytes"),
+        },
+        (Some(_), _) => return bad("a hashed input needs exactly one input commitment"),
+    };
     if s.insecure_setup {
         return bad("gkr has no setup to be insecure; the flag must be false");
     }
@@ -156,5 +214,5 @@ fn check_statement(vk: &GkrKey, s: &Statement) -> Result<Vec<Option<Vec<i64>>>, 
         }
         public[p.tensor.index()] = Some(p.values.clone());
     }
-    Ok(public)
+    Ok((public, linked))
 }

@@ -42,6 +42,7 @@ pub mod codec;
 pub mod committed_matmul;
 pub mod committed_range;
 pub mod field;
+pub mod link;
 pub mod logup;
 pub mod matmul;
 pub mod mle;

@@ -7,7 +7,7 @@
 //!
 //!     VOUCH_MODELS=/path/to/models cargo bench -p vouch --bench gkr [-- NAME_FILTER]
 //!     cargo bench -p vouch --bench gkr -- --private [NAME_FILTER]   # input hidden (zero knowledge)
-//!     cargo bench -p vouch --bench gkr -- --image 1280x720 [--private]
+//!     cargo bench -p vouch --bench gkr -- --image 1280x720 [--private | --linked]
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -47,7 +47,8 @@ fn main() {
         return;
     }
     if let Some(i) = args.iter().position(|a| a == "--image") {
-        image(&args[i + 1], private);
+        let linked = args.iter().any(|a| a == "--linked");
+        image(&args[i + 1], private, linked);
         return;
     }
     let filter: Vec<String> = args
@@ -168,10 +169,10 @@ fn one(dir: &std::path::Path, name: &str, private: bool) {
 }
 
 /// The edit part of an attested image edit on gkr: crop + bilinear resize to half + grayscale
-/// of a `WxH` RGB image (`--image WxH`), with the original public or, with `--private`,
-/// hidden (a zero-knowledge proof; the original is committed inside the proof's trace, not
-/// yet the camera's linkable commitment).
-fn image(size: &str, private: bool) {
+/// of a `WxH` RGB image (`--image WxH`), with the original public or hidden: `--private`
+/// commits to it inside the proof's trace, `--linked` proves against a linked commitment to
+/// it (the commitment a camera signs; its cost is the "commit" column).
+fn image(size: &str, private: bool, linked: bool) {
     let (w, h, recipe) = common::edit_recipe(size);
     let edits = vouch::image_ops::parse_edits(&recipe).expect("recipe");
     let program = vouch::image_ops::edit_program(w, h, 3, &edits).expect("program");
@@ -182,7 +183,18 @@ fn image(size: &str, private: bool) {
     let t0 = Instant::now();
     let w_: Witness = interp::run(&program, &[input]).expect("run").into();
     let run_ms = t0.elapsed().as_secs_f64() * 1e3;
-    let (pk, vk) = GkrBackend.setup(&program, policy(private)).expect("setup");
+    let mut pol = policy(private);
+    if linked {
+        pol.input = Visibility::Hashed;
+    }
+    let (pk, vk) = GkrBackend.setup(&program, pol).expect("setup");
+    let secret = vouch::gkr::link::LinkSecret([1; 32]);
+    let t0 = Instant::now();
+    if linked {
+        let c = vouch::gkr::link::commit(&w_.values[program.inputs[0].index()], &secret);
+        c.expect("camera commitment");
+    }
+    let commit_s = t0.elapsed().as_secs_f64();
     if std::env::var("VOUCH_GKR_PLAN_ONLY").is_ok() {
         if pk.plan.zk {
             println!(
@@ -194,14 +206,22 @@ fn image(size: &str, private: bool) {
         return;
     }
     let t0 = Instant::now();
-    let (st, proof) = GkrBackend.prove(&pk, &w_).expect("prove");
+    let (st, proof) = GkrBackend
+        .prove_with_link(&pk, &w_, Some(&secret))
+        .expect("prove");
     let prove_s = t0.elapsed().as_secs_f64();
     let t0 = Instant::now();
     GkrBackend.verify(&vk, &st, &proof).expect("verify");
     let verify_ms = t0.elapsed().as_secs_f64() * 1e3;
     println!(
-        "| {w}x{h} RGB (original {}) | {} | 2^{} | {run_ms:.0} | {prove_s:.2} | {verify_ms:.0} | {:.0} | {:.0} |",
-        if private { "hidden, zk" } else { "public" },
+        "| {w}x{h} RGB (original {}) | {} | 2^{} | {run_ms:.0} | {commit_s:.2} | {prove_s:.2} | {verify_ms:.0} | {:.0} | {:.0} |",
+        if linked {
+            "hidden, linked commitment, zk"
+        } else if private {
+            "hidden, zk"
+        } else {
+            "public"
+        },
         recipe.join(" "),
         if pk.plan.zk {
             vouch::gkr::program::zk::committed_vars(&pk.plan).unwrap_or(0)

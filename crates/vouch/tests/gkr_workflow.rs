@@ -1,8 +1,9 @@
 //! The facade's workflow on the gkr backend with the bundled digits MLP: `setup_keys` with
 //! `SetupParams::Gkr`, `prove` and `verify` accept the run and attest the interpreter's
 //! outputs; the keys directory round-trips through its files (the key re-derived from
-//! `gkr.program`); a flipped proof byte and keys for another model are turned down; a policy gkr
-//! cannot prove yet is a typed `PlanError::Visibility`.
+//! `gkr.program`); a flipped proof byte and keys for another model are turned down; the client
+//! preset proves with an input commitment; hidden weights (not built yet) are a typed
+//! `PlanError::Visibility`.
 
 #![allow(clippy::unwrap_used)]
 
@@ -131,17 +132,36 @@ fn digits_mlp_proves_and_verifies_with_gkr() {
 }
 
 #[test]
-fn hidden_tensors_are_a_typed_visibility_error() {
+fn hidden_weights_are_a_typed_visibility_error() {
     let pkg = digits(false);
-    for (policy, role) in [
-        (VisibilityPolicy::provider(), "weights"),
-        (VisibilityPolicy::client(), "input"),
-    ] {
-        match setup_keys(&pkg, policy, SetupParams::Gkr) {
-            Err(VouchError::Gkr(ProgramError::Plan(PlanError::Visibility { role: r, .. }))) => {
-                assert_eq!(r, role)
-            }
-            other => panic!("{policy:?}: {other:?}"),
+    match setup_keys(&pkg, VisibilityPolicy::provider(), SetupParams::Gkr) {
+        Err(VouchError::Gkr(ProgramError::Plan(PlanError::Visibility { role, .. }))) => {
+            assert_eq!(role, "weights")
         }
+        other => panic!("provider: {other:?}"),
     }
+}
+
+/// The client preset: the input is committed on its own (one input commitment in the
+/// statement, no input values) and the proof verifies.
+#[test]
+fn client_preset_proves_with_an_input_commitment() {
+    let pkg = digits(false);
+    let keys = setup_keys(&pkg, VisibilityPolicy::client(), SetupParams::Gkr).unwrap();
+    let samples = program_samples(
+        &pkg.program,
+        &npy::read(&example("input.npy")).unwrap(),
+        "input",
+    )
+    .unwrap();
+    let proved = prove(&pkg, &keys, &samples[0]).unwrap();
+    let st = &proved.file.statement;
+    assert_eq!(st.commitments.len(), 1);
+    assert!(st
+        .public
+        .iter()
+        .all(|p| !pkg.program.inputs.contains(&p.tensor)));
+    let file = ProofFile::from_bytes(&proved.file.to_bytes().unwrap()).unwrap();
+    let v = verify(&file, &keys, Some(pkg.digest()), None).unwrap();
+    assert!(v.is_valid(), "{:?}", v.rejection);
 }

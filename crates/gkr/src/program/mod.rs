@@ -23,7 +23,7 @@ use crate::pcs::{OpeningProof, PcsError, TensorCommitment};
 use crate::sumcheck::{SumcheckError, SumcheckProof, MAX_DEGREE, MAX_VARS};
 
 pub use plan::{Plan, PlanError};
-pub use protocol::{prove, verify, ProgramProof};
+pub use protocol::{prove, prove_linked, verify, verify_linked, ProgramProof};
 
 /// Why a program proof could not be made or was rejected.
 #[derive(Debug, Error)]
@@ -68,11 +68,13 @@ impl ProgramError {
 }
 
 const MAGIC: &[u8; 4] = b"VGPP";
-const VERSION: u8 = 1;
+/// 2: linked openings before the trace opening.
+const VERSION: u8 = 2;
 
 impl ProgramProof {
     /// `"VGPP" ‖ version ‖ commitment (32) ‖ u32 count ‖ evals ‖ u32 count ‖ (u32 rounds ‖
-    /// u8 width ‖ round evals)* ‖ u32 count ‖ (u32 len ‖ lookup proof)* ‖ opening`.
+    /// u8 width ‖ round evals)* ‖ u32 count ‖ (u32 len ‖ lookup proof)* ‖ u32 count ‖
+    /// (u32 len ‖ linked opening)* ‖ opening`.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut w = Writer::default();
         w.header(MAGIC, VERSION);
@@ -88,6 +90,12 @@ impl ProgramProof {
         w.u32(self.lookups.len() as u32);
         for l in &self.lookups {
             let b = l.to_bytes();
+            w.u32(b.len() as u32);
+            w.raw(&b);
+        }
+        w.u32(self.linked_openings.len() as u32);
+        for o in &self.linked_openings {
+            let b = o.to_bytes();
             w.u32(b.len() as u32);
             w.raw(&b);
         }
@@ -130,12 +138,19 @@ impl ProgramProof {
             let len = r.u32()? as usize;
             lookups.push(LookupProof::from_bytes(r.take(len)?)?);
         }
+        let n = bounded(&mut r, "linked openings", 4)?;
+        let mut linked_openings = Vec::with_capacity(n);
+        for _ in 0..n {
+            let len = r.u32()? as usize;
+            linked_openings.push(OpeningProof::from_bytes(r.take(len)?)?);
+        }
         let opening = OpeningProof::from_bytes(r.take(r.remaining())?)?;
         Ok(ProgramProof {
             commitment,
             evals,
             sumchecks,
             lookups,
+            linked_openings,
             opening,
         })
     }

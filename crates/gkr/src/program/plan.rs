@@ -73,6 +73,15 @@ pub enum PlanError {
         len: usize,
         uses: usize,
     },
+    #[error(
+        "hashed input {column}: its column needs {vars} variables but a linked commitment to \
+         it has {expected} (the program's smallest column size is larger than the input)"
+    )]
+    LinkedInput {
+        column: String,
+        vars: usize,
+        expected: usize,
+    },
     #[error(transparent)]
     Map(#[from] MapError),
 }
@@ -310,6 +319,9 @@ pub struct Plan {
     /// Declared range `[lo, hi]` of every public column: the verifier checks the statement's
     /// values against it (what range inference downstream relies on).
     pub public_ranges: Vec<(Col, i64, i64)>,
+    /// The hashed input's column: committed on its own, in a linkable commitment
+    /// ([`crate::link`]) named by the statement, not in the trace.
+    pub linked_input: Option<Col>,
 }
 
 /// Sizes of a plan, for key summaries and reports.
@@ -418,15 +430,21 @@ impl Plan {
             lookups: Vec::new(),
             limbs: Vec::new(),
             tensor_cols: vec![usize::MAX; program.tensors.len()],
-            zk: policy.input == Visibility::Private,
+            zk: matches!(policy.input, Visibility::Private | Visibility::Hashed),
             min_vars: 0,
             public_ranges: Vec::new(),
+            linked_input: None,
+            own_regions: Vec::new(),
         };
         for (i, info) in program.tensors.iter().enumerate() {
             let id = TensorId(i as u32);
             let len = info.shape.iter().product();
             let source = match info.kind {
-                TensorKind::Input if policy.input == Visibility::Private => Source::Committed,
+                TensorKind::Input
+                    if matches!(policy.input, Visibility::Private | Visibility::Hashed) =>
+                {
+                    Source::Committed
+                }
                 TensorKind::Input => Source::Public(id),
                 TensorKind::Weight => {
                     Source::Fixed(Arc::new(program.weights[i].clone().unwrap_or_default()))
@@ -441,6 +459,17 @@ impl Plan {
             if public {
                 b.public_ranges.push((c, info.range.lo, info.range.hi));
             } else if info.kind == TensorKind::Input {
+                if policy.input == Visibility::Hashed {
+                    if b.linked_input.is_some() {
+                        return Err(PlanError::Visibility {
+                            role: "input",
+                            vis: policy.input,
+                            why: "a hashed input on gkr is one tensor; this program has more \
+                                  inputs",
+                        });
+                    }
+                    b.linked_input = Some(c);
+                }
                 b.input_range(c, info.range.lo, info.range.hi);
             }
         }
@@ -455,12 +484,11 @@ impl Plan {
 /// Policies the gkr backend proves: input public or private (zero-knowledge), weights fixed or
 /// public, output public.
 fn check_policy(p: VisibilityPolicy) -> Result<(), PlanError> {
-    if !matches!(p.input, Visibility::Public | Visibility::Private) {
+    if p.input == Visibility::Fixed {
         return Err(PlanError::Visibility {
             role: "input",
             vis: p.input,
-            why: "a hashed (linkable) input commitment is not built for gkr yet; use a \
-                  private input (hidden, unlinked) or the halo2 backend",
+            why: "inputs are public, private or hashed",
         });
     }
     if !matches!(p.weights, Visibility::Fixed | Visibility::Public) {
@@ -497,6 +525,9 @@ struct Builder<'p> {
     zk: bool,
     min_vars: usize,
     public_ranges: Vec<(Col, i64, i64)>,
+    linked_input: Option<Col>,
+    /// Range regions that are a column of their own (a linked input): (column, bits).
+    own_regions: Vec<(Col, u32)>,
 }
 
 /// Splits limb columns of one width (power-of-two `sizes`, largest first) into range regions.
@@ -653,8 +684,13 @@ impl Builder<'_> {
         let span = (hi as i128 - lo as i128).max(0);
         let bits = bits_for(span);
         if lo == 0 && span + 1 == 1i128 << bits && bits <= self.limb_bits && bits > 0 {
-            self.columns[c].region = Some(bits);
-            self.limbs.push(c);
+            if self.linked_input == Some(c) {
+                // Outside the trace: its own region, looked up where it is committed.
+                self.own_regions.push((c, bits));
+            } else {
+                self.columns[c].region = Some(bits);
+                self.limbs.push(c);
+            }
             return;
         }
         let node = self.columns[c].name.clone();
@@ -1600,6 +1636,19 @@ impl Builder<'_> {
                 c.min_vars = self.min_vars;
             }
         }
+        if let Some(c) = self.linked_input {
+            // The linked commitment's half has at least MIN_HALF_VARS variables.
+            let col = &mut self.columns[c];
+            col.min_vars = col.min_vars.max(crate::link::MIN_HALF_VARS);
+            let expected = crate::link::commitment_vars(col.len) - 1;
+            if col.vars() != expected {
+                return Err(PlanError::LinkedInput {
+                    column: col.name.clone(),
+                    vars: col.vars(),
+                    expected,
+                });
+            }
+        }
         let mut ranges = Vec::new();
         let mut widths: Vec<u32> = self
             .limbs
@@ -1652,13 +1701,31 @@ impl Builder<'_> {
                 members.push(group);
             }
         }
-        // Top-level committed columns (the region counts as one), largest first.
+        for (c, bits) in std::mem::take(&mut self.own_regions) {
+            let name = format!("{}/multiplicities", self.columns[c].name);
+            let multiplicities = self.column(
+                &name,
+                1 << bits,
+                Source::Committed,
+                Some(Fill::RangeMultiplicities { region: c }),
+            );
+            ranges.push(RangeRegion {
+                bits,
+                region: c,
+                multiplicities,
+            });
+            members.push(Vec::new());
+        }
+        // Top-level committed columns (the region counts as one), largest first; a linked
+        // input lives in its own commitment.
+        let linked = self.linked_input;
         let mut top: Vec<Col> = (0..self.columns.len())
             .filter(|&c| {
                 let col = &self.columns[c];
                 matches!(col.source, Source::Committed)
                     && col.region.is_none()
                     && col.fill.is_some()
+                    && Some(c) != linked
             })
             .collect();
         top.sort_by_key(|&c| std::cmp::Reverse(self.columns[c].vars()));
@@ -1695,6 +1762,7 @@ impl Builder<'_> {
             zk: self.zk,
             min_vars: self.min_vars,
             public_ranges: self.public_ranges,
+            linked_input: self.linked_input,
         })
     }
 }

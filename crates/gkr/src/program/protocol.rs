@@ -18,6 +18,7 @@ use rand::TryRng;
 use super::plan::{Affine, Col, Const, Constraint, Plan, ProductShape, Source};
 use super::ProgramError;
 use crate::field::{embed, embed_slice, EF, F};
+use crate::link::Linked;
 use crate::logup::{self, LookupClaim, LookupProof, Table};
 use crate::mle::{eq_eval, eq_table, evaluate, evaluate_base, num_vars, prefix_indicator};
 use crate::pcs::{OpeningProof, TensorCommitment, TensorPcs};
@@ -35,6 +36,8 @@ pub struct ProgramProof {
     pub sumchecks: Vec<SumcheckProof>,
     /// One LogUp proof per lookup, then one for the range region (if any).
     pub lookups: Vec<LookupProof>,
+    /// Openings of linked commitments named by the statement (a hashed input's).
+    pub linked_openings: Vec<OpeningProof>,
     /// The trace opening at the batched point.
     pub opening: OpeningProof,
 }
@@ -451,7 +454,20 @@ pub fn prove(
     t: &mut Transcript,
 ) -> Result<ProgramProof, ProgramError> {
     let values = super::witness::column_values(plan, tensors)?;
-    prove_columns(plan, values, t, true)
+    prove_columns(plan, values, None, t, true)
+}
+
+/// [`prove`] for plans with a hashed input: `linked` is the input's commitment
+/// ([`crate::link::commit`]), rebuilt from the input and its secret; the statement must name
+/// `linked.commitment`.
+pub fn prove_linked(
+    plan: &Plan,
+    tensors: &[Vec<i64>],
+    linked: Linked,
+    t: &mut Transcript,
+) -> Result<ProgramProof, ProgramError> {
+    let values = super::witness::column_values(plan, tensors)?;
+    prove_columns(plan, values, Some(linked), t, true)
 }
 
 /// Proves from given column values without the prover's own consistency checks, as a
@@ -460,19 +476,26 @@ pub fn prove(
 pub fn prove_columns_unchecked(
     plan: &Plan,
     values: Vec<Vec<i64>>,
+    linked: Option<Linked>,
     t: &mut Transcript,
 ) -> Result<ProgramProof, ProgramError> {
-    prove_columns(plan, values, t, false)
+    prove_columns(plan, values, linked, t, false)
 }
 
 fn prove_columns(
     plan: &Plan,
     values: Vec<Vec<i64>>,
+    linked: Option<Linked>,
     t: &mut Transcript,
     strict: bool,
 ) -> Result<ProgramProof, ProgramError> {
     if plan.zk {
-        return super::zk::prove_columns(plan, values, t, strict);
+        return super::zk::prove_columns(plan, values, linked, t, strict);
+    }
+    if linked.is_some() {
+        return Err(ProgramError::Statement(
+            "a linked commitment goes with a hashed input".into(),
+        ));
     }
     let trace = trace_vector(plan, &values);
     let pcs = TensorPcs::new(plan.trace_vars)?;
@@ -536,6 +559,7 @@ fn prove_columns(
         evals: p.evals,
         sumchecks: p.sumchecks,
         lookups,
+        linked_openings: Vec::new(),
         opening,
     })
 }
@@ -973,9 +997,26 @@ pub fn verify(
     proof: &ProgramProof,
     t: &mut Transcript,
 ) -> Result<(), ProgramError> {
+    verify_linked(plan, public, None, proof, t)
+}
+
+/// [`verify`] for plans with a hashed input: `linked` is the input's commitment from the
+/// statement.
+pub fn verify_linked(
+    plan: &Plan,
+    public: &[Option<Vec<i64>>],
+    linked: Option<&TensorCommitment>,
+    proof: &ProgramProof,
+    t: &mut Transcript,
+) -> Result<(), ProgramError> {
     check_public(plan, public)?;
     if plan.zk {
-        return super::zk::verify(plan, public, proof, t);
+        return super::zk::verify(plan, public, linked, proof, t);
+    }
+    if linked.is_some() || !proof.linked_openings.is_empty() {
+        return Err(ProgramError::Statement(
+            "a linked commitment goes with a hashed input".into(),
+        ));
     }
     let pcs = TensorPcs::new(plan.trace_vars)?;
     proof.commitment.absorb(t, L_TRACE);

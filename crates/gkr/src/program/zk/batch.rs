@@ -27,6 +27,8 @@ use super::super::ProgramError;
 /// coordinates; the random half is the same subcube shifted by half the vector).
 #[derive(Clone, Debug)]
 pub(crate) struct EqTerm {
+    /// Which committed vector: 0 the trace, 1 the linked input's commitment.
+    pub home: usize,
     pub z: EF,
     pub off: usize,
     pub point: Vec<EF>,
@@ -40,6 +42,25 @@ pub(crate) struct Claim {
     /// (offset in the witness half, weight).
     pub sparse: Vec<(usize, EF)>,
     pub value: EF,
+}
+
+impl Claim {
+    /// The committed vector the claim is on (sparse terms are on the trace's pool).
+    pub fn home(&self) -> usize {
+        self.eq.first().map_or(0, |t| t.home)
+    }
+}
+
+/// Splits claims by committed vector: (trace, linked input). A claim whose terms are on
+/// different vectors is an internal error (each S value is sent per vector).
+pub(crate) fn by_home(claims: Vec<Claim>) -> Result<(Vec<Claim>, Vec<Claim>), ProgramError> {
+    if claims
+        .iter()
+        .any(|c| c.eq.iter().any(|t| t.home != c.home()) || (c.home() != 0 && !c.sparse.is_empty()))
+    {
+        return Err(ProgramError::Internal("a claim spans two commitments"));
+    }
+    Ok(claims.into_iter().partition(|c| c.home() == 0))
 }
 
 /// Shape of the committed vector.
@@ -160,6 +181,7 @@ const L_AT: &[u8] = b"gkr/zk/batch/at";
 fn random_half_claim(u: Vec<EF>, y: EF) -> Claim {
     Claim {
         eq: vec![EqTerm {
+            home: 0,
             z: EF::ONE,
             off: 0,
             point: u,
@@ -255,12 +277,14 @@ mod tests {
         let mk = |full: &[F], rng: &mut Rng| {
             let eq = vec![
                 EqTerm {
+                    home: 0,
                     z: rng.ext(),
                     off: 16,
                     point: (0..4).map(|_| rng.ext()).collect(),
                     coef: rng.ext(),
                 },
                 EqTerm {
+                    home: 0,
                     z: EF::ONE,
                     off: 64,
                     point: (0..6).map(|_| rng.ext()).collect(),

@@ -9,6 +9,7 @@ use super::lookup::{self, Leaf};
 use super::mask::{MaskPoly, MaskedProver, Pool};
 use super::{is_committed, lookup_depth, Layout, DEG_LINEAR, DEG_PRODUCT, DEG_QUADRATIC};
 use crate::field::{embed, embed_slice, EF, F, P};
+use crate::link::Linked;
 use crate::logup::Table;
 use crate::mle::{eq_table, num_vars};
 use crate::pcs::TensorPcs;
@@ -55,10 +56,44 @@ fn random_field(rng: &mut StdRng, dst: &mut [F]) {
 pub(crate) fn prove_columns(
     plan: &Plan,
     values: Vec<Vec<i64>>,
+    linked: Option<Linked>,
     t: &mut Transcript,
     strict: bool,
 ) -> Result<ProgramProof, ProgramError> {
     let layout = Layout::new(plan)?;
+    let (linked, linked_data) = match (plan.linked_input, linked) {
+        (None, None) => (None, None),
+        (Some(col), Some(l)) => {
+            let same = l.vector.len() >= values[col].len()
+                && values[col]
+                    .iter()
+                    .zip(&l.vector)
+                    .all(|(&v, &e)| embed(v) == e);
+            if strict && !same {
+                return Err(ProgramError::Witness {
+                    what: "the hashed input differs from the tensor its commitment holds".into(),
+                });
+            }
+            if l.vars != plan.columns[col].vars() + 1 {
+                return Err(ProgramError::Statement(format!(
+                    "the linked commitment has {} variables, the hashed input needs {}",
+                    l.vars,
+                    plan.columns[col].vars() + 1
+                )));
+            }
+            let home = LinkedHome {
+                col,
+                shape: batch::Shape { vars: l.vars },
+                full: l.vector,
+            };
+            (Some(home), Some((l.commitment, l.data)))
+        }
+        _ => {
+            return Err(ProgramError::Statement(
+                "a linked commitment goes with a hashed input, and only with one".into(),
+            ))
+        }
+    };
     let shape = layout.shape;
     let half = shape.half();
     let mut full = vec![F::ZERO; 2 * half];
@@ -102,6 +137,7 @@ pub(crate) fn prove_columns(
         values,
         full,
         shape,
+        linked,
         t,
         pool: layout.pool(),
         claims: Vec::new(),
@@ -129,22 +165,46 @@ pub(crate) fn prove_columns(
         claims,
         mut evals,
         mut sumchecks,
+        linked,
         t,
         ..
     } = p;
-    let out = batch::prove(shape, full, claims, t)?;
+    let (on_trace, on_linked) = batch::by_home(claims)?;
+    let out = batch::prove(shape, full, on_trace, t)?;
     evals.extend_from_slice(&out.values);
     sumchecks.push(out.proof);
+    let linked_out = match linked {
+        Some(home) => {
+            let o = batch::prove(home.shape, home.full, on_linked, t)?;
+            evals.extend_from_slice(&o.values);
+            sumchecks.push(o.proof.clone());
+            Some((home.shape, o))
+        }
+        None => None,
+    };
     lap("batch");
     let opening = pcs.open(&commitment, data, &[out.point], t)?;
+    let mut linked_openings = Vec::new();
+    if let (Some((shape, o)), Some((c, d))) = (linked_out, linked_data) {
+        let pcs = TensorPcs::new(shape.vars)?;
+        linked_openings.push(pcs.open(&c, d, &[o.point], t)?);
+    }
     lap("opened");
     Ok(ProgramProof {
         commitment,
         evals,
         sumchecks,
         lookups: Vec::new(),
+        linked_openings,
         opening,
     })
+}
+
+/// The linked input's own committed vector `[x ; R]`.
+struct LinkedHome {
+    col: Col,
+    shape: batch::Shape,
+    full: Vec<F>,
 }
 
 struct Prover<'a> {
@@ -154,6 +214,7 @@ struct Prover<'a> {
     /// The committed vector [witness ; random].
     full: Vec<F>,
     shape: batch::Shape,
+    linked: Option<LinkedHome>,
     t: &'a mut Transcript,
     pool: Pool,
     claims: Vec<Claim>,
@@ -175,7 +236,23 @@ impl Prover<'_> {
         is_committed(self.plan, col)
     }
 
+    /// 1 for the linked input (in its own commitment), 0 for trace columns.
+    fn home(&self, col: Col) -> usize {
+        usize::from(self.linked.as_ref().is_some_and(|l| l.col == col))
+    }
+
+    /// A committed vector and its shape.
+    fn space(&self, home: usize) -> (batch::Shape, &[F]) {
+        match (&self.linked, home) {
+            (Some(l), 1) => (l.shape, &l.full),
+            _ => (self.shape, &self.full),
+        }
+    }
+
     fn loc(&self, col: Col) -> Result<(usize, usize), ProgramError> {
+        if self.home(col) == 1 {
+            return Ok((0, self.plan.columns[col].vars()));
+        }
         let l = self.plan.columns[col]
             .loc
             .ok_or(ProgramError::Internal("committed column without a place"))?;
@@ -189,8 +266,9 @@ impl Prover<'_> {
             return Ok(vec![F::ZERO; 1 << vars]);
         }
         let (off, _) = self.loc(col)?;
-        let half = self.shape.half();
-        Ok(self.full[half + off..half + off + (1 << vars)].to_vec())
+        let (shape, full) = self.space(self.home(col));
+        let half = shape.half();
+        Ok(full[half + off..half + off + (1 << vars)].to_vec())
     }
 
     /// The column's values, embedded and zero-padded to 2^vars.
@@ -218,13 +296,16 @@ impl Prover<'_> {
                 "claim arity differs from its column",
             ));
         }
+        let home = self.home(col);
         let eq = vec![EqTerm {
+            home,
             z,
             off,
             point: point.to_vec(),
             coef: EF::ONE,
         }];
-        let value = self.shape.claim_value(&self.full, &eq, &[]);
+        let (shape, full) = self.space(home);
+        let value = shape.claim_value(full, &eq, &[]);
         self.send(value);
         self.claims.push(Claim {
             eq,
@@ -241,6 +322,7 @@ impl Prover<'_> {
         }
         let (off, _) = self.loc(col)?;
         Ok(Some(EqTerm {
+            home: self.home(col),
             z: EF::ONE,
             off,
             point: point.to_vec(),
@@ -248,18 +330,29 @@ impl Prover<'_> {
         }))
     }
 
-    /// Sends and claims S = Σ terms (over the random companions).
+    /// Sends and claims S = Σ terms (over the random companions): one value per committed
+    /// vector (the trace's always, the linked input's when it has terms), returns their sum.
     fn send_s(&mut self, terms: Vec<EqTerm>) -> EF {
-        let value = self.shape.claim_value(&self.full, &terms, &[]);
-        self.send(value);
-        if !terms.is_empty() {
-            self.claims.push(Claim {
-                eq: terms,
-                sparse: Vec::new(),
-                value,
-            });
+        let (linked, trace): (Vec<EqTerm>, Vec<EqTerm>) =
+            terms.into_iter().partition(|t| t.home == 1);
+        let mut total = EF::ZERO;
+        for (home, terms) in [(0, trace), (1, linked)] {
+            if home == 1 && terms.is_empty() {
+                continue;
+            }
+            let (shape, full) = self.space(home);
+            let value = shape.claim_value(full, &terms, &[]);
+            self.send(value);
+            total += value;
+            if !terms.is_empty() {
+                self.claims.push(Claim {
+                    eq: terms,
+                    sparse: Vec::new(),
+                    value,
+                });
+            }
         }
-        value
+        total
     }
 
     /// A masked sumcheck of Σ expr(tables) = claim; returns the point and the tables' values.
@@ -635,6 +728,7 @@ impl Prover<'_> {
                 let eq = lookup::lambda_terms(masks.p[v - 1], masks.q[v - 1], gamma, &s)
                     .into_iter()
                     .map(|(off, point, coef)| EqTerm {
+                        home: 0,
                         z: EF::ZERO,
                         off,
                         point,

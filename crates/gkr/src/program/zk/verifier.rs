@@ -2,7 +2,7 @@
 
 use p3_field::PrimeCharacteristicRing;
 
-use super::batch::{self, Claim, EqTerm};
+use super::batch::{self, Claim, EqTerm, Shape};
 use super::lookup::{self, Leaf};
 use super::mask::{MaskPoly, Pool};
 use super::prover::{L_EVAL, L_MASK_RHO, L_MASK_SUM, L_POINT, L_T, L_TRACE};
@@ -12,7 +12,7 @@ use super::{
 use crate::field::EF;
 use crate::logup::Table;
 use crate::mle::{eq_eval, eq_table, evaluate, num_vars};
-use crate::pcs::TensorPcs;
+use crate::pcs::{TensorCommitment, TensorPcs};
 use crate::program::plan::{Affine, Col, Constraint, Plan, ProductShape, Source};
 use crate::program::protocol::{
     affine_cols, const_eval, eval_ints, product_points, quadratic_expr, summed_terms, ProductSplit,
@@ -28,9 +28,28 @@ use crate::transcript::Transcript;
 pub(crate) fn verify(
     plan: &Plan,
     public: &[Option<Vec<i64>>],
+    linked: Option<&TensorCommitment>,
     proof: &ProgramProof,
     t: &mut Transcript,
 ) -> Result<(), ProgramError> {
+    let linked = match (plan.linked_input, linked) {
+        (None, None) => None,
+        (Some(col), Some(c)) => Some((
+            col,
+            Shape {
+                vars: plan.columns[col].vars() + 1,
+            },
+            c,
+        )),
+        _ => {
+            return Err(ProgramError::Statement(
+                "a linked commitment goes with a hashed input, and only with one".into(),
+            ))
+        }
+    };
+    if proof.linked_openings.len() != usize::from(linked.is_some()) {
+        return Err(ProgramError::Malformed("linked openings"));
+    }
     if !proof.lookups.is_empty() {
         return Err(ProgramError::Malformed(
             "zero-knowledge proofs carry no lookup proofs",
@@ -43,6 +62,7 @@ pub(crate) fn verify(
     let mut v = Verifier {
         plan,
         public,
+        linked: linked.map(|(col, shape, _)| (col, shape)),
         t,
         pool: layout.pool(),
         claims: Vec::new(),
@@ -64,12 +84,33 @@ pub(crate) fn verify(
     }
     let values = [v.read()?, v.read()?, v.read()?];
     let batch_proof = v.reader.sumcheck()?;
+    let linked_batch = match linked {
+        Some(_) => Some(([v.read()?, v.read()?, v.read()?], v.reader.sumcheck()?)),
+        None => None,
+    };
     v.reader.finish()?;
     let Verifier { claims, t, .. } = v;
-    let (point, at) = batch::verify(shape, claims, batch_proof, values, t)?;
+    let (on_trace, on_linked) = batch::by_home(claims)?;
+    let (point, at) = batch::verify(shape, on_trace, batch_proof, values, t)?;
+    let linked_at = match (linked, linked_batch) {
+        (Some((_, lshape, c)), Some((values, proof))) => Some((
+            lshape,
+            c,
+            batch::verify(lshape, on_linked, proof, values, t)?,
+        )),
+        _ => None,
+    };
     let opened = pcs.verify(&proof.commitment, &[point], &proof.opening, t)?;
     if opened.as_slice() != [at] {
         return Err(ProgramError::rejected("trace", "commitment opening"));
+    }
+    if let (Some((lshape, c, (point, at))), Some(opening)) =
+        (linked_at, proof.linked_openings.first())
+    {
+        let opened = TensorPcs::new(lshape.vars)?.verify(c, &[point], opening, t)?;
+        if opened.as_slice() != [at] {
+            return Err(ProgramError::rejected("input", "linked commitment opening"));
+        }
     }
     Ok(())
 }
@@ -77,6 +118,8 @@ pub(crate) fn verify(
 struct Verifier<'a> {
     plan: &'a Plan,
     public: &'a [Option<Vec<i64>>],
+    /// The hashed input's column and its commitment's shape.
+    linked: Option<(Col, Shape)>,
     t: &'a mut Transcript,
     pool: Pool,
     claims: Vec<Claim>,
@@ -106,7 +149,15 @@ impl<'a> Verifier<'a> {
         }
     }
 
+    /// 1 for the linked input (in its own commitment), 0 for trace columns.
+    fn home(&self, col: Col) -> usize {
+        usize::from(self.linked.is_some_and(|(c, _)| c == col))
+    }
+
     fn loc(&self, col: Col) -> Result<usize, ProgramError> {
+        if self.home(col) == 1 {
+            return Ok(0);
+        }
         Ok(self.plan.columns[col]
             .loc
             .ok_or(ProgramError::Internal("committed column without a place"))?
@@ -129,6 +180,7 @@ impl<'a> Verifier<'a> {
         let value = self.receive()?;
         self.claims.push(Claim {
             eq: vec![EqTerm {
+                home: self.home(col),
                 z,
                 off,
                 point: point.to_vec(),
@@ -145,6 +197,7 @@ impl<'a> Verifier<'a> {
             return Ok(None);
         }
         Ok(Some(EqTerm {
+            home: self.home(col),
             z: EF::ONE,
             off: self.loc(col)?,
             point: point.to_vec(),
@@ -152,20 +205,31 @@ impl<'a> Verifier<'a> {
         }))
     }
 
+    /// Receives S = Σ terms as the prover sends it: one value per committed vector (the
+    /// trace's always, the linked input's when it has terms); returns their sum.
     fn receive_s(&mut self, terms: Vec<EqTerm>) -> Result<EF, ProgramError> {
-        let value = self.receive()?;
-        if terms.is_empty() {
-            if value != EF::ZERO {
-                return Err(ProgramError::rejected("mask", "empty mask combination"));
+        let (linked, trace): (Vec<EqTerm>, Vec<EqTerm>) =
+            terms.into_iter().partition(|t| t.home == 1);
+        let mut total = EF::ZERO;
+        for (home, terms) in [(0, trace), (1, linked)] {
+            if home == 1 && terms.is_empty() {
+                continue;
             }
-        } else {
-            self.claims.push(Claim {
-                eq: terms,
-                sparse: Vec::new(),
-                value,
-            });
+            let value = self.receive()?;
+            total += value;
+            if terms.is_empty() {
+                if value != EF::ZERO {
+                    return Err(ProgramError::rejected("mask", "empty mask combination"));
+                }
+            } else {
+                self.claims.push(Claim {
+                    eq: terms,
+                    sparse: Vec::new(),
+                    value,
+                });
+            }
         }
-        Ok(value)
+        Ok(total)
     }
 
     /// Replays a masked sumcheck; returns its point and the unmasked final value f(s).
@@ -409,6 +473,7 @@ impl<'a> Verifier<'a> {
                 let eq_terms = lookup::lambda_terms(masks.p[v - 1], masks.q[v - 1], gamma, &s)
                     .into_iter()
                     .map(|(off, point, coef)| EqTerm {
+                        home: 0,
                         z: EF::ZERO,
                         off,
                         point,
