@@ -51,7 +51,7 @@ pub fn public_ids(program: &Program, policy: VisibilityPolicy) -> Vec<TensorId> 
     let more: Vec<TensorId> = program
         .outputs
         .iter()
-        .filter(|o| !ids.contains(o))
+        .filter(|o| policy.output == Visibility::Public && !ids.contains(o))
         .copied()
         .collect();
     ids.extend(more);
@@ -90,11 +90,15 @@ impl Backend for GkrBackend {
         pk: &GkrKey,
         witness: &Witness,
     ) -> Result<(Statement, ProgramProof), ProgramError> {
-        let secret = match pk.plan.linked_input {
+        let input = match pk.plan.linked_input {
             Some(_) => Some(LinkSecret::random()?),
             None => None,
         };
-        self.prove_with_link(pk, witness, secret.as_ref())
+        let output = match pk.plan.linked_output {
+            Some(_) => Some(LinkSecret::random()?),
+            None => None,
+        };
+        self.prove_with_links(pk, witness, input.as_ref(), output.as_ref())
     }
 
     fn verify(
@@ -105,39 +109,54 @@ impl Backend for GkrBackend {
     ) -> Result<(), ProgramError> {
         let (public, linked) = check_statement(vk, statement)?;
         let mut t = Transcript::new(statement);
-        program::verify_linked(&vk.plan, &public, linked.as_ref(), proof, &mut t)
+        program::verify_linked(&vk.plan, &public, &linked, proof, &mut t)
     }
 }
 
 impl GkrBackend {
-    /// Proves with the hashed input committed under `secret` (the commitment a camera signed,
-    /// or a previous proof's output commitment): the statement names that commitment.
-    /// `secret` is ignored (and may be None) for keys without a hashed input.
-    pub fn prove_with_link(
+    /// Proves with the hashed input committed under `input` (the commitment a camera signed,
+    /// or a previous proof's output commitment) and the hashed output committed under
+    /// `output` (kept by the caller, so that a next proof can take it as its input): the
+    /// statement names both commitments. A secret is ignored (and may be None) for a tensor
+    /// that is not hashed.
+    pub fn prove_with_links(
         &self,
         pk: &GkrKey,
         witness: &Witness,
-        secret: Option<&LinkSecret>,
+        input: Option<&LinkSecret>,
+        output: Option<&LinkSecret>,
     ) -> Result<(Statement, ProgramProof), ProgramError> {
         check_witness(&pk.program, witness).map_err(|e| ProgramError::Witness {
             what: e.to_string(),
         })?;
-        let linked = match (pk.plan.linked_input, secret) {
-            (Some(_), Some(secret)) => {
-                let input = pk
-                    .program
-                    .inputs
-                    .first()
-                    .ok_or(ProgramError::Internal("no input"))?;
-                Some(link::commit(&witness.values[input.index()], secret)?)
+        let mut linked = Vec::new();
+        for (col, secret, tensor, role) in [
+            (
+                pk.plan.linked_input,
+                input,
+                pk.program.inputs.first(),
+                "input",
+            ),
+            (
+                pk.plan.linked_output,
+                output,
+                pk.program.outputs.first(),
+                "output",
+            ),
+        ] {
+            match (col, secret, tensor) {
+                (Some(_), Some(secret), Some(id)) => {
+                    linked.push(link::commit(&witness.values[id.index()], secret)?)
+                }
+                (Some(_), _, _) => {
+                    return Err(ProgramError::Statement(format!(
+                        "a hashed {role} needs its commitment's secret"
+                    )))
+                }
+                (None, _, _) => {}
             }
-            (Some(_), None) => {
-                return Err(ProgramError::Statement(
-                    "a hashed input needs its commitment's secret".into(),
-                ))
-            }
-            (None, _) => None,
-        };
+        }
+        let roles = linked_roles(&pk.plan);
         let statement = Statement {
             program_digest: pk.digest,
             backend: BACKEND_NAME.to_string(),
@@ -152,24 +171,33 @@ impl GkrBackend {
                 .collect(),
             commitments: linked
                 .iter()
-                .map(|l| Commitment {
-                    role: Role::Input,
+                .zip(&roles)
+                .map(|(l, &role)| Commitment {
+                    role,
                     bytes: l.commitment.0.to_vec(),
                 })
                 .collect(),
             insecure_setup: false,
         };
         let mut t = Transcript::new(&statement);
-        let proof = match linked {
-            Some(l) => program::prove_linked(&pk.plan, &witness.values, l, &mut t)?,
-            None => program::prove(&pk.plan, &witness.values, &mut t)?,
-        };
+        let proof = program::prove_linked(&pk.plan, &witness.values, linked, &mut t)?;
         Ok((statement, proof))
     }
 }
 
-/// Public values by tensor id, and the hashed input's commitment.
-type Checked = (Vec<Option<Vec<i64>>>, Option<TensorCommitment>);
+/// Public values by tensor id, and the hashed tensors' commitments (input, then output).
+type Checked = (Vec<Option<Vec<i64>>>, Vec<TensorCommitment>);
+
+/// Roles of the plan's hashed tensors, in statement order.
+fn linked_roles(plan: &Plan) -> Vec<Role> {
+    [
+        (plan.linked_input, Role::Input),
+        (plan.linked_output, Role::Output),
+    ]
+    .into_iter()
+    .filter_map(|(c, r)| c.map(|_| r))
+    .collect()
+}
 
 /// Checks that the statement is one this key can prove, and returns the public values by
 /// tensor id and the hashed input's commitment.
@@ -187,15 +215,19 @@ fn check_statement(vk: &GkrKey, s: &Statement) -> Result<Checked, ProgramError> 
     if s.visibility != vk.policy {
         return bad("visibility policy differs from the key's");
     }
-    let linked = match (vk.plan.linked_input, s.commitments.as_slice()) {
-        (None, []) => None,
-        (None, _) => return bad("commitments are not expected under this policy"),
-        (Some(_), [c]) if c.role == Role::Input => match <[u8; 32]>::try_from(&c.bytes[..]) {
-            Ok(root) => Some(TensorCommitment(root)),
-            Err(_) => return bad("the input commitment is not 32 bytes"),
-        },
-        (Some(_), _) => return bad("a hashed input needs exactly one input commitment"),
-    };
+    let roles = linked_roles(&vk.plan);
+    if s.commitments.len() != roles.len()
+        || s.commitments.iter().zip(&roles).any(|(c, r)| c.role != *r)
+    {
+        return bad("commitments are not the policy's hashed tensors (input, then output)");
+    }
+    let mut linked = Vec::new();
+    for c in &s.commitments {
+        match <[u8; 32]>::try_from(&c.bytes[..]) {
+            Ok(root) => linked.push(TensorCommitment(root)),
+            Err(_) => return bad("a commitment is not 32 bytes"),
+        }
+    }
     if s.insecure_setup {
         return bad("gkr has no setup to be insecure; the flag must be false");
     }

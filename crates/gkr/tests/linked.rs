@@ -90,7 +90,9 @@ fn a_hashed_input_proves_against_its_commitment_and_stays_out_of_the_statement()
     let x = image(0);
     let secret = LinkSecret([3; 32]);
     let w = witness_of(&p, &x);
-    let (st, proof) = GkrBackend.prove_with_link(&key, &w, Some(&secret)).unwrap();
+    let (st, proof) = GkrBackend
+        .prove_with_links(&key, &w, Some(&secret), None)
+        .unwrap();
     let published = link::commit(&x.data, &secret).unwrap().commitment;
     assert_eq!(st.commitments.len(), 1);
     assert_eq!(st.commitments[0].role, Role::Input);
@@ -102,7 +104,9 @@ fn a_hashed_input_proves_against_its_commitment_and_stays_out_of_the_statement()
     assert_eq!(st.public.last().unwrap().values, out[0].data);
     // A second proof against the same commitment (another edit of the same photo) verifies
     // and differs.
-    let (st2, proof2) = GkrBackend.prove_with_link(&key, &w, Some(&secret)).unwrap();
+    let (st2, proof2) = GkrBackend
+        .prove_with_links(&key, &w, Some(&secret), None)
+        .unwrap();
     assert_eq!(st2.commitments, st.commitments);
     GkrBackend.verify(&key, &st2, &proof2).unwrap();
     assert_ne!(proof.to_bytes(), proof2.to_bytes());
@@ -134,7 +138,7 @@ fn an_edit_of_another_image_under_the_signed_commitment_is_rejected() {
     let (a, b) = (image(0), image(1));
     let secret = LinkSecret([5; 32]);
     let (st_a, _) = GkrBackend
-        .prove_with_link(&key, &witness_of(&p, &a), Some(&secret))
+        .prove_with_links(&key, &witness_of(&p, &a), Some(&secret), None)
         .unwrap();
     // The editor holds A's signed commitment (and its secret) and proves an edit of B.
     let (cols_b, st) = columns_and_statement(&key, &b, &st_a);
@@ -142,7 +146,7 @@ fn an_edit_of_another_image_under_the_signed_commitment_is_rejected() {
     let proof = protocol::prove_columns_unchecked(
         &key.plan,
         cols_b,
-        Some(linked_a),
+        vec![linked_a],
         &mut Transcript::new(&st),
     )
     .unwrap();
@@ -150,9 +154,13 @@ fn an_edit_of_another_image_under_the_signed_commitment_is_rejected() {
     // The honest prover refuses outright.
     let linked_a = link::commit(&a.data, &secret).unwrap();
     let w = witness_of(&p, &b);
-    let err =
-        vouch_gkr::program::prove_linked(&key.plan, &w.values, linked_a, &mut Transcript::new(&st))
-            .unwrap_err();
+    let err = vouch_gkr::program::prove_linked(
+        &key.plan,
+        &w.values,
+        vec![linked_a],
+        &mut Transcript::new(&st),
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("differs from the tensor"), "{err}");
 }
 
@@ -162,7 +170,7 @@ fn another_commitment_in_the_statement_and_flipped_bytes_are_rejected() {
     let p = edit();
     let w = witness_of(&p, &image(2));
     let (st, proof) = GkrBackend
-        .prove_with_link(&key, &w, Some(&LinkSecret([9; 32])))
+        .prove_with_links(&key, &w, Some(&LinkSecret([9; 32])), None)
         .unwrap();
     let mut other = st.clone();
     other.commitments[0].bytes[0] ^= 1;
@@ -197,5 +205,90 @@ fn another_commitment_in_the_statement_and_flipped_bytes_are_rejected() {
     }
     assert!(parsed >= 100, "only {parsed} mutations parsed");
     // Without its secret a hashed input cannot be proven.
-    assert!(GkrBackend.prove_with_link(&key, &w, None).is_err());
+    assert!(GkrBackend.prove_with_links(&key, &w, None, None).is_err());
+}
+
+/// Flips a [10, 6, 3] u8 image left to right (the second edit of a chain).
+fn flip() -> Program {
+    let mut b = ProgramBuilder::new();
+    let x = b
+        .input("mid", vec![10, 6, 3], Range::new(0, 255), None)
+        .unwrap();
+    let f = Op::Slice {
+        starts: vec![0, 5, 0],
+        lens: vec![10, 6, 3],
+        steps: vec![1, -1, 1],
+    };
+    let y = b.node("flip", f, &[x], None).unwrap();
+    b.output(y);
+    b.finish().unwrap()
+}
+
+#[test]
+fn a_chain_links_through_a_hidden_intermediate() {
+    let both = VisibilityPolicy {
+        input: Visibility::Hashed,
+        weights: Visibility::Fixed,
+        output: Visibility::Hashed,
+    };
+    let (p1, p2) = (edit(), flip());
+    let k1 = GkrBackend.setup(&p1, both).unwrap().0;
+    let k2 = GkrBackend.setup(&p2, hashed()).unwrap().0;
+    let x = image(4);
+    let (camera, mid) = (LinkSecret([1; 32]), LinkSecret([2; 32]));
+    let w1 = witness_of(&p1, &x);
+    let (st1, pr1) = GkrBackend
+        .prove_with_links(&k1, &w1, Some(&camera), Some(&mid))
+        .unwrap();
+    // Step 1 publishes nothing but two commitments: the camera's and the intermediate's.
+    assert!(st1.public.is_empty());
+    assert_eq!(
+        st1.commitments.iter().map(|c| c.role).collect::<Vec<_>>(),
+        [Role::Input, Role::Output]
+    );
+    GkrBackend.verify(&k1, &st1, &pr1).unwrap();
+    let hidden = interp::run(&p1, std::slice::from_ref(&x))
+        .unwrap()
+        .outputs()[0]
+        .clone();
+    let w2 = witness_of(&p2, &hidden);
+    let (st2, pr2) = GkrBackend
+        .prove_with_links(&k2, &w2, Some(&mid), None)
+        .unwrap();
+    GkrBackend.verify(&k2, &st2, &pr2).unwrap();
+    // The link: step 2's input commitment is step 1's output commitment.
+    assert_eq!(st2.commitments[0].bytes, st1.commitments[1].bytes);
+    // A forged intermediate (one pixel changed) cannot continue the chain under the
+    // published commitment: its own commitment differs, and proving it under the published
+    // one is rejected.
+    let mut forged = hidden.clone();
+    forged.data[0] = (forged.data[0] + 1) % 256;
+    let (st_f, _) = GkrBackend
+        .prove_with_links(&k2, &witness_of(&p2, &forged), Some(&mid), None)
+        .unwrap();
+    assert_ne!(st_f.commitments[0].bytes, st1.commitments[1].bytes);
+    let (cols, st) = {
+        let w = witness_of(&p2, &forged);
+        let cols = witness::column_values(&k2.plan, &w.values).unwrap();
+        let mut st = st2.clone();
+        st.public.last_mut().unwrap().values = interp::run(&p2, std::slice::from_ref(&forged))
+            .unwrap()
+            .outputs()[0]
+            .data
+            .clone();
+        (cols, st)
+    };
+    let published = link::commit(&hidden.data, &mid).unwrap();
+    let proof = protocol::prove_columns_unchecked(
+        &k2.plan,
+        cols,
+        vec![published],
+        &mut Transcript::new(&st),
+    )
+    .unwrap();
+    assert!(GkrBackend.verify(&k2, &st, &proof).is_err());
+    // Step 1's output commitment swapped for another is rejected.
+    let mut swapped = st1.clone();
+    swapped.commitments[1].bytes = st_f.commitments[0].bytes.clone();
+    assert!(GkrBackend.verify(&k1, &swapped, &pr1).is_err());
 }

@@ -115,7 +115,8 @@ fn col(key: &GkrKey, name: &str) -> usize {
 /// Proves the tampered columns as a cheating prover would and asserts the verifier rejects.
 fn assert_rejected(key: &GkrKey, st: &Statement, cols: Vec<Vec<i64>>, what: &str) {
     let proof =
-        protocol::prove_columns_unchecked(&key.plan, cols, None, &mut Transcript::new(st)).unwrap();
+        protocol::prove_columns_unchecked(&key.plan, cols, Vec::new(), &mut Transcript::new(st))
+            .unwrap();
     let r = GkrBackend.verify(key, st, &proof);
     assert!(r.is_err(), "{what}: accepted");
 }
@@ -124,8 +125,9 @@ fn assert_rejected(key: &GkrKey, st: &Statement, cols: Vec<Vec<i64>>, what: &str
 fn honest_pipeline_verifies_through_the_unchecked_path() {
     let (p, inputs) = pipeline();
     let (key, st, cols) = honest(&p, &inputs);
-    let proof = protocol::prove_columns_unchecked(&key.plan, cols, None, &mut Transcript::new(&st))
-        .unwrap();
+    let proof =
+        protocol::prove_columns_unchecked(&key.plan, cols, Vec::new(), &mut Transcript::new(&st))
+            .unwrap();
     GkrBackend.verify(&key, &st, &proof).unwrap();
 }
 
@@ -441,9 +443,13 @@ fn wiring_and_fixed_weight_chains_are_fused_and_still_bind_the_input() {
     assert_eq!(linear.len(), 1);
     assert_eq!(linear[0].len(), 1);
     assert_eq!(linear[0][0].map.kind(), "Taps");
-    let proof =
-        protocol::prove_columns_unchecked(&key.plan, cols.clone(), None, &mut Transcript::new(&st))
-            .unwrap();
+    let proof = protocol::prove_columns_unchecked(
+        &key.plan,
+        cols.clone(),
+        Vec::new(),
+        &mut Transcript::new(&st),
+    )
+    .unwrap();
     GkrBackend.verify(&key, &st, &proof).unwrap();
     let mut forged = cols.clone();
     forged[col(&key, "add")][4] += 8;

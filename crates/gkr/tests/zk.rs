@@ -105,7 +105,8 @@ fn col(key: &GkrKey, name: &str) -> usize {
 
 fn assert_rejected(key: &GkrKey, st: &Statement, cols: Vec<Vec<i64>>, what: &str) {
     let proof =
-        protocol::prove_columns_unchecked(&key.plan, cols, None, &mut Transcript::new(st)).unwrap();
+        protocol::prove_columns_unchecked(&key.plan, cols, Vec::new(), &mut Transcript::new(st))
+            .unwrap();
     assert!(
         GkrBackend.verify(key, st, &proof).is_err(),
         "{what}: accepted"
@@ -121,9 +122,13 @@ fn pipeline() -> (Program, Vec<Tensor>) {
 fn honest_columns_verify_and_every_forged_column_is_rejected() {
     let (p, inputs) = pipeline();
     let (key, st, cols) = honest(&p, &inputs);
-    let proof =
-        protocol::prove_columns_unchecked(&key.plan, cols.clone(), None, &mut Transcript::new(&st))
-            .unwrap();
+    let proof = protocol::prove_columns_unchecked(
+        &key.plan,
+        cols.clone(),
+        Vec::new(),
+        &mut Transcript::new(&st),
+    )
+    .unwrap();
     GkrBackend.verify(&key, &st, &proof).unwrap();
     let forge = |name: &str, at: usize, delta: i64| {
         let mut c = cols.clone();
@@ -191,12 +196,13 @@ fn hidden_input_outside_its_declared_range_is_rejected() {
     forged[x] = vec![300, 100];
     forged[region][at..at + 2].copy_from_slice(&[300, 100]);
     let proof =
-        protocol::prove_columns_unchecked(&key.plan, forged, None, &mut Transcript::new(&st))
+        protocol::prove_columns_unchecked(&key.plan, forged, Vec::new(), &mut Transcript::new(&st))
             .unwrap();
     assert!(GkrBackend.verify(&key, &st, &proof).is_err());
     // The same columns, honest, verify.
-    let proof = protocol::prove_columns_unchecked(&key.plan, cols, None, &mut Transcript::new(&st))
-        .unwrap();
+    let proof =
+        protocol::prove_columns_unchecked(&key.plan, cols, Vec::new(), &mut Transcript::new(&st))
+            .unwrap();
     GkrBackend.verify(&key, &st, &proof).unwrap();
 }
 
@@ -255,9 +261,13 @@ fn a_zero_denominator_in_lookup_padding_does_not_forge_outputs() {
         .unwrap();
     out.values[0] += 1;
     forged[col(&key, "sigmoid")][0] += 1;
-    let proof =
-        protocol::prove_columns_unchecked(&key.plan, forged, None, &mut Transcript::new(&bad))
-            .unwrap();
+    let proof = protocol::prove_columns_unchecked(
+        &key.plan,
+        forged,
+        Vec::new(),
+        &mut Transcript::new(&bad),
+    )
+    .unwrap();
     assert!(
         GkrBackend.verify(&key, &bad, &proof).is_err(),
         "forged output accepted"
@@ -293,9 +303,13 @@ fn forged_runtime_product_is_rejected_in_zero_knowledge() {
         .unwrap(),
     ];
     let (key, st, cols) = honest(&p, &inputs);
-    let proof =
-        protocol::prove_columns_unchecked(&key.plan, cols.clone(), None, &mut Transcript::new(&st))
-            .unwrap();
+    let proof = protocol::prove_columns_unchecked(
+        &key.plan,
+        cols.clone(),
+        Vec::new(),
+        &mut Transcript::new(&st),
+    )
+    .unwrap();
     GkrBackend.verify(&key, &st, &proof).unwrap();
     for name in ["mm", "q", "k"] {
         let mut c = cols.clone();

@@ -207,7 +207,7 @@ fn image(size: &str, private: bool, linked: bool) {
     }
     let t0 = Instant::now();
     let (st, proof) = GkrBackend
-        .prove_with_link(&pk, &w_, Some(&secret))
+        .prove_with_links(&pk, &w_, Some(&secret), None)
         .expect("prove");
     let prove_s = t0.elapsed().as_secs_f64();
     let t0 = Instant::now();

@@ -74,8 +74,8 @@ pub enum PlanError {
         uses: usize,
     },
     #[error(
-        "hashed input {column}: its column needs {vars} variables but a linked commitment to \
-         it has {expected} (the program's smallest column size is larger than the input)"
+        "hashed tensor {column}: its column needs {vars} variables but a linked commitment to \
+         it has {expected} (the program's smallest column size is larger than the tensor)"
     )]
     LinkedInput {
         column: String,
@@ -322,6 +322,8 @@ pub struct Plan {
     /// The hashed input's column: committed on its own, in a linkable commitment
     /// ([`crate::link`]) named by the statement, not in the trace.
     pub linked_input: Option<Col>,
+    /// The hashed output's column, likewise (the next proof's linked input).
+    pub linked_output: Option<Col>,
 }
 
 /// Sizes of a plan, for key summaries and reports.
@@ -339,6 +341,14 @@ pub struct PlanSummary {
 }
 
 impl Plan {
+    /// Hashed tensors, each in its own linkable commitment: the input, then the output.
+    pub fn linked(&self) -> Vec<Col> {
+        self.linked_input
+            .into_iter()
+            .chain(self.linked_output)
+            .collect()
+    }
+
     /// Variables of an entrywise constraint over `len` entries (those of its columns).
     pub fn domain_vars(&self, len: usize) -> usize {
         num_vars(len).max(self.min_vars)
@@ -430,10 +440,12 @@ impl Plan {
             lookups: Vec::new(),
             limbs: Vec::new(),
             tensor_cols: vec![usize::MAX; program.tensors.len()],
-            zk: matches!(policy.input, Visibility::Private | Visibility::Hashed),
+            zk: matches!(policy.input, Visibility::Private | Visibility::Hashed)
+                || policy.output == Visibility::Hashed,
             min_vars: 0,
             public_ranges: Vec::new(),
             linked_input: None,
+            linked_output: None,
             own_regions: Vec::new(),
         };
         for (i, info) in program.tensors.iter().enumerate() {
@@ -449,12 +461,31 @@ impl Plan {
                 TensorKind::Weight => {
                     Source::Fixed(Arc::new(program.weights[i].clone().unwrap_or_default()))
                 }
+                TensorKind::Activation
+                    if program.outputs.contains(&id) && policy.output == Visibility::Hashed =>
+                {
+                    Source::Committed
+                }
                 TensorKind::Activation if program.outputs.contains(&id) => Source::Public(id),
                 TensorKind::Activation => Source::Committed,
             };
             let fill = matches!(source, Source::Committed).then_some(Fill::Tensor(id));
             let public = matches!(source, Source::Public(_));
+            let hashed_output = info.kind == TensorKind::Activation
+                && program.outputs.contains(&id)
+                && policy.output == Visibility::Hashed;
             let c = b.column(&info.name, len, source, fill);
+            if hashed_output {
+                if b.linked_output.is_some() {
+                    return Err(PlanError::Visibility {
+                        role: "output",
+                        vis: policy.output,
+                        why: "a hashed output on gkr is one tensor; this program has more \
+                              outputs",
+                    });
+                }
+                b.linked_output = Some(c);
+            }
             b.tensor_cols[i] = c;
             if public {
                 b.public_ranges.push((c, info.range.lo, info.range.hi));
@@ -499,12 +530,11 @@ fn check_policy(p: VisibilityPolicy) -> Result<(), PlanError> {
                   gkr yet; use fixed weights or the halo2 backend",
         });
     }
-    if p.output != Visibility::Public {
+    if !matches!(p.output, Visibility::Public | Visibility::Hashed) {
         return Err(PlanError::Visibility {
             role: "output",
             vis: p.output,
-            why: "hidden outputs are not built for gkr yet; use a public output or the halo2 \
-                  backend",
+            why: "outputs are public or hashed (a linkable commitment) on gkr",
         });
     }
     Ok(())
@@ -526,6 +556,7 @@ struct Builder<'p> {
     min_vars: usize,
     public_ranges: Vec<(Col, i64, i64)>,
     linked_input: Option<Col>,
+    linked_output: Option<Col>,
     /// Range regions that are a column of their own (a linked input): (column, bits).
     own_regions: Vec<(Col, u32)>,
 }
@@ -1636,12 +1667,12 @@ impl Builder<'_> {
                 c.min_vars = self.min_vars;
             }
         }
-        if let Some(c) = self.linked_input {
-            // The linked commitment's half has at least MIN_HALF_VARS variables.
-            let col = &mut self.columns[c];
-            col.min_vars = col.min_vars.max(crate::link::MIN_HALF_VARS);
+        for c in self.linked_input.into_iter().chain(self.linked_output) {
+            // A hashed tensor is the subcube [0, 2^vars) of its commitment's half, which has
+            // at least MIN_HALF_VARS variables.
+            let col = &self.columns[c];
             let expected = crate::link::commitment_vars(col.len) - 1;
-            if col.vars() != expected {
+            if col.vars() > expected {
                 return Err(PlanError::LinkedInput {
                     column: col.name.clone(),
                     vars: col.vars(),
@@ -1716,16 +1747,16 @@ impl Builder<'_> {
             });
             members.push(Vec::new());
         }
-        // Top-level committed columns (the region counts as one), largest first; a linked
-        // input lives in its own commitment.
-        let linked = self.linked_input;
+        // Top-level committed columns (the region counts as one), largest first; hashed
+        // tensors live in their own commitments.
+        let linked = [self.linked_input, self.linked_output];
         let mut top: Vec<Col> = (0..self.columns.len())
             .filter(|&c| {
                 let col = &self.columns[c];
                 matches!(col.source, Source::Committed)
                     && col.region.is_none()
                     && col.fill.is_some()
-                    && Some(c) != linked
+                    && !linked.contains(&Some(c))
             })
             .collect();
         top.sort_by_key(|&c| std::cmp::Reverse(self.columns[c].vars()));
@@ -1763,6 +1794,7 @@ impl Builder<'_> {
             min_vars: self.min_vars,
             public_ranges: self.public_ranges,
             linked_input: self.linked_input,
+            linked_output: self.linked_output,
         })
     }
 }

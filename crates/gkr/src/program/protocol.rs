@@ -36,7 +36,7 @@ pub struct ProgramProof {
     pub sumchecks: Vec<SumcheckProof>,
     /// One LogUp proof per lookup, then one for the range region (if any).
     pub lookups: Vec<LookupProof>,
-    /// Openings of linked commitments named by the statement (a hashed input's).
+    /// Openings of linked commitments named by the statement (hashed input, then output).
     pub linked_openings: Vec<OpeningProof>,
     /// The trace opening at the batched point.
     pub opening: OpeningProof,
@@ -454,20 +454,20 @@ pub fn prove(
     t: &mut Transcript,
 ) -> Result<ProgramProof, ProgramError> {
     let values = super::witness::column_values(plan, tensors)?;
-    prove_columns(plan, values, None, t, true)
+    prove_columns(plan, values, Vec::new(), t, true)
 }
 
-/// [`prove`] for plans with a hashed input: `linked` is the input's commitment
-/// ([`crate::link::commit`]), rebuilt from the input and its secret; the statement must name
-/// `linked.commitment`.
+/// [`prove`] for plans with hashed tensors: `linked` holds their commitments
+/// ([`crate::link::commit`], input first, then output), each rebuilt from the tensor and its
+/// secret; the statement must name them in the same order.
 pub fn prove_linked(
     plan: &Plan,
     tensors: &[Vec<i64>],
-    linked: Linked,
+    linked: Vec<Linked>,
     t: &mut Transcript,
 ) -> Result<ProgramProof, ProgramError> {
     let values = super::witness::column_values(plan, tensors)?;
-    prove_columns(plan, values, Some(linked), t, true)
+    prove_columns(plan, values, linked, t, true)
 }
 
 /// Proves from given column values without the prover's own consistency checks, as a
@@ -476,7 +476,7 @@ pub fn prove_linked(
 pub fn prove_columns_unchecked(
     plan: &Plan,
     values: Vec<Vec<i64>>,
-    linked: Option<Linked>,
+    linked: Vec<Linked>,
     t: &mut Transcript,
 ) -> Result<ProgramProof, ProgramError> {
     prove_columns(plan, values, linked, t, false)
@@ -485,16 +485,16 @@ pub fn prove_columns_unchecked(
 fn prove_columns(
     plan: &Plan,
     values: Vec<Vec<i64>>,
-    linked: Option<Linked>,
+    linked: Vec<Linked>,
     t: &mut Transcript,
     strict: bool,
 ) -> Result<ProgramProof, ProgramError> {
     if plan.zk {
         return super::zk::prove_columns(plan, values, linked, t, strict);
     }
-    if linked.is_some() {
+    if !linked.is_empty() {
         return Err(ProgramError::Statement(
-            "a linked commitment goes with a hashed input".into(),
+            "linked commitments go with hashed tensors".into(),
         ));
     }
     let trace = trace_vector(plan, &values);
@@ -997,15 +997,15 @@ pub fn verify(
     proof: &ProgramProof,
     t: &mut Transcript,
 ) -> Result<(), ProgramError> {
-    verify_linked(plan, public, None, proof, t)
+    verify_linked(plan, public, &[], proof, t)
 }
 
-/// [`verify`] for plans with a hashed input: `linked` is the input's commitment from the
-/// statement.
+/// [`verify`] for plans with hashed tensors: `linked` holds their commitments from the
+/// statement (input first, then output).
 pub fn verify_linked(
     plan: &Plan,
     public: &[Option<Vec<i64>>],
-    linked: Option<&TensorCommitment>,
+    linked: &[TensorCommitment],
     proof: &ProgramProof,
     t: &mut Transcript,
 ) -> Result<(), ProgramError> {
@@ -1013,9 +1013,9 @@ pub fn verify_linked(
     if plan.zk {
         return super::zk::verify(plan, public, linked, proof, t);
     }
-    if linked.is_some() || !proof.linked_openings.is_empty() {
+    if !linked.is_empty() || !proof.linked_openings.is_empty() {
         return Err(ProgramError::Statement(
-            "a linked commitment goes with a hashed input".into(),
+            "linked commitments go with hashed tensors".into(),
         ));
     }
     let pcs = TensorPcs::new(plan.trace_vars)?;

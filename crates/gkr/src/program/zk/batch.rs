@@ -27,7 +27,7 @@ use super::super::ProgramError;
 /// coordinates; the random half is the same subcube shifted by half the vector).
 #[derive(Clone, Debug)]
 pub(crate) struct EqTerm {
-    /// Which committed vector: 0 the trace, 1 the linked input's commitment.
+    /// Which committed vector: 0 the trace, k + 1 the k-th hashed tensor's commitment.
     pub home: usize,
     pub z: EF,
     pub off: usize,
@@ -51,16 +51,30 @@ impl Claim {
     }
 }
 
-/// Splits claims by committed vector: (trace, linked input). A claim whose terms are on
-/// different vectors is an internal error (each S value is sent per vector).
-pub(crate) fn by_home(claims: Vec<Claim>) -> Result<(Vec<Claim>, Vec<Claim>), ProgramError> {
-    if claims
-        .iter()
-        .any(|c| c.eq.iter().any(|t| t.home != c.home()) || (c.home() != 0 && !c.sparse.is_empty()))
-    {
-        return Err(ProgramError::Internal("a claim spans two commitments"));
+/// Splits claims by committed vector: the trace's, then each of `linked` hashed tensors'. A
+/// claim whose terms are on different vectors is an internal error (each S value is sent per
+/// vector).
+pub(crate) fn by_home(claims: Vec<Claim>, linked: usize) -> Result<Vec<Vec<Claim>>, ProgramError> {
+    let mut out: Vec<Vec<Claim>> = (0..=linked).map(|_| Vec::new()).collect();
+    for c in claims {
+        let h = c.home();
+        if c.eq.iter().any(|t| t.home != h) || (h != 0 && !c.sparse.is_empty()) || h > linked {
+            return Err(ProgramError::Internal("a claim spans two commitments"));
+        }
+        out[h].push(c);
     }
-    Ok(claims.into_iter().partition(|c| c.home() == 0))
+    Ok(out)
+}
+
+/// Eq terms grouped by committed vector, for homes 0..=linked in order.
+pub(crate) fn terms_by_home(terms: Vec<EqTerm>, linked: usize) -> Vec<(usize, Vec<EqTerm>)> {
+    let mut out: Vec<(usize, Vec<EqTerm>)> = (0..=linked).map(|h| (h, Vec::new())).collect();
+    for t in terms {
+        if let Some((_, v)) = out.get_mut(t.home) {
+            v.push(t);
+        }
+    }
+    out
 }
 
 /// Shape of the committed vector.

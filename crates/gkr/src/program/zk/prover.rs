@@ -56,44 +56,47 @@ fn random_field(rng: &mut StdRng, dst: &mut [F]) {
 pub(crate) fn prove_columns(
     plan: &Plan,
     values: Vec<Vec<i64>>,
-    linked: Option<Linked>,
+    linked: Vec<Linked>,
     t: &mut Transcript,
     strict: bool,
 ) -> Result<ProgramProof, ProgramError> {
     let layout = Layout::new(plan)?;
-    let (linked, linked_data) = match (plan.linked_input, linked) {
-        (None, None) => (None, None),
-        (Some(col), Some(l)) => {
-            let same = l.vector.len() >= values[col].len()
-                && values[col]
-                    .iter()
-                    .zip(&l.vector)
-                    .all(|(&v, &e)| embed(v) == e);
-            if strict && !same {
-                return Err(ProgramError::Witness {
-                    what: "the hashed input differs from the tensor its commitment holds".into(),
-                });
-            }
-            if l.vars != plan.columns[col].vars() + 1 {
-                return Err(ProgramError::Statement(format!(
-                    "the linked commitment has {} variables, the hashed input needs {}",
-                    l.vars,
-                    plan.columns[col].vars() + 1
-                )));
-            }
-            let home = LinkedHome {
-                col,
-                shape: batch::Shape { vars: l.vars },
-                full: l.vector,
-            };
-            (Some(home), Some((l.commitment, l.data)))
+    let cols = plan.linked();
+    if cols.len() != linked.len() {
+        return Err(ProgramError::Statement(format!(
+            "{} linked commitments for {} hashed tensors",
+            linked.len(),
+            cols.len()
+        )));
+    }
+    let mut homes = Vec::new();
+    let mut linked_data = Vec::new();
+    for (col, l) in cols.into_iter().zip(linked) {
+        let name = &plan.columns[col].name;
+        let same = l.vector.len() >= values[col].len()
+            && values[col]
+                .iter()
+                .zip(&l.vector)
+                .all(|(&v, &e)| embed(v) == e);
+        if strict && !same {
+            return Err(ProgramError::Witness {
+                what: format!("hashed tensor {name} differs from the tensor its commitment holds"),
+            });
         }
-        _ => {
-            return Err(ProgramError::Statement(
-                "a linked commitment goes with a hashed input, and only with one".into(),
-            ))
+        let vars = crate::link::commitment_vars(plan.columns[col].len);
+        if l.vars != vars {
+            return Err(ProgramError::Statement(format!(
+                "the linked commitment has {} variables, hashed tensor {name} needs {vars}",
+                l.vars
+            )));
         }
-    };
+        homes.push(LinkedHome {
+            col,
+            shape: batch::Shape { vars: l.vars },
+            full: l.vector,
+        });
+        linked_data.push((l.commitment, l.data));
+    }
     let shape = layout.shape;
     let half = shape.half();
     let mut full = vec![F::ZERO; 2 * half];
@@ -137,7 +140,7 @@ pub(crate) fn prove_columns(
         values,
         full,
         shape,
-        linked,
+        linked: homes,
         t,
         pool: layout.pool(),
         claims: Vec::new(),
@@ -169,23 +172,21 @@ pub(crate) fn prove_columns(
         t,
         ..
     } = p;
-    let (on_trace, on_linked) = batch::by_home(claims)?;
-    let out = batch::prove(shape, full, on_trace, t)?;
+    let mut by_home = batch::by_home(claims, linked.len())?.into_iter();
+    let out = batch::prove(shape, full, by_home.next().unwrap_or_default(), t)?;
     evals.extend_from_slice(&out.values);
     sumchecks.push(out.proof);
-    let linked_out = match linked {
-        Some(home) => {
-            let o = batch::prove(home.shape, home.full, on_linked, t)?;
-            evals.extend_from_slice(&o.values);
-            sumchecks.push(o.proof.clone());
-            Some((home.shape, o))
-        }
-        None => None,
-    };
+    let mut linked_out = Vec::new();
+    for (home, claims) in linked.into_iter().zip(by_home) {
+        let o = batch::prove(home.shape, home.full, claims, t)?;
+        evals.extend_from_slice(&o.values);
+        sumchecks.push(o.proof.clone());
+        linked_out.push((home.shape, o));
+    }
     lap("batch");
     let opening = pcs.open(&commitment, data, &[out.point], t)?;
     let mut linked_openings = Vec::new();
-    if let (Some((shape, o)), Some((c, d))) = (linked_out, linked_data) {
+    for ((shape, o), (c, d)) in linked_out.into_iter().zip(linked_data) {
         let pcs = TensorPcs::new(shape.vars)?;
         linked_openings.push(pcs.open(&c, d, &[o.point], t)?);
     }
@@ -200,7 +201,7 @@ pub(crate) fn prove_columns(
     })
 }
 
-/// The linked input's own committed vector `[x ; R]`.
+/// A hashed tensor's own committed vector `[x ; R]`.
 struct LinkedHome {
     col: Col,
     shape: batch::Shape,
@@ -214,7 +215,8 @@ struct Prover<'a> {
     /// The committed vector [witness ; random].
     full: Vec<F>,
     shape: batch::Shape,
-    linked: Option<LinkedHome>,
+    /// Hashed tensors (input, then output), homes 1, 2.
+    linked: Vec<LinkedHome>,
     t: &'a mut Transcript,
     pool: Pool,
     claims: Vec<Claim>,
@@ -236,21 +238,24 @@ impl Prover<'_> {
         is_committed(self.plan, col)
     }
 
-    /// 1 for the linked input (in its own commitment), 0 for trace columns.
+    /// 0 for trace columns, k + 1 for the k-th hashed tensor (in its own commitment).
     fn home(&self, col: Col) -> usize {
-        usize::from(self.linked.as_ref().is_some_and(|l| l.col == col))
+        self.linked
+            .iter()
+            .position(|l| l.col == col)
+            .map_or(0, |k| k + 1)
     }
 
     /// A committed vector and its shape.
     fn space(&self, home: usize) -> (batch::Shape, &[F]) {
-        match (&self.linked, home) {
-            (Some(l), 1) => (l.shape, &l.full),
-            _ => (self.shape, &self.full),
+        match home.checked_sub(1).and_then(|k| self.linked.get(k)) {
+            Some(l) => (l.shape, &l.full),
+            None => (self.shape, &self.full),
         }
     }
 
     fn loc(&self, col: Col) -> Result<(usize, usize), ProgramError> {
-        if self.home(col) == 1 {
+        if self.home(col) != 0 {
             return Ok((0, self.plan.columns[col].vars()));
         }
         let l = self.plan.columns[col]
@@ -331,13 +336,11 @@ impl Prover<'_> {
     }
 
     /// Sends and claims S = Σ terms (over the random companions): one value per committed
-    /// vector (the trace's always, the linked input's when it has terms), returns their sum.
+    /// vector (the trace's always, a hashed tensor's when it has terms), returns their sum.
     fn send_s(&mut self, terms: Vec<EqTerm>) -> EF {
-        let (linked, trace): (Vec<EqTerm>, Vec<EqTerm>) =
-            terms.into_iter().partition(|t| t.home == 1);
         let mut total = EF::ZERO;
-        for (home, terms) in [(0, trace), (1, linked)] {
-            if home == 1 && terms.is_empty() {
+        for (home, terms) in batch::terms_by_home(terms, self.linked.len()) {
+            if home != 0 && terms.is_empty() {
                 continue;
             }
             let (shape, full) = self.space(home);

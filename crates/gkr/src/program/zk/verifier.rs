@@ -28,26 +28,29 @@ use crate::transcript::Transcript;
 pub(crate) fn verify(
     plan: &Plan,
     public: &[Option<Vec<i64>>],
-    linked: Option<&TensorCommitment>,
+    linked: &[TensorCommitment],
     proof: &ProgramProof,
     t: &mut Transcript,
 ) -> Result<(), ProgramError> {
-    let linked = match (plan.linked_input, linked) {
-        (None, None) => None,
-        (Some(col), Some(c)) => Some((
-            col,
-            Shape {
-                vars: plan.columns[col].vars() + 1,
-            },
-            c,
-        )),
-        _ => {
-            return Err(ProgramError::Statement(
-                "a linked commitment goes with a hashed input, and only with one".into(),
-            ))
-        }
-    };
-    if proof.linked_openings.len() != usize::from(linked.is_some()) {
+    let cols = plan.linked();
+    if cols.len() != linked.len() {
+        return Err(ProgramError::Statement(format!(
+            "{} linked commitments for {} hashed tensors",
+            linked.len(),
+            cols.len()
+        )));
+    }
+    let linked: Vec<(Col, Shape, &TensorCommitment)> = cols
+        .into_iter()
+        .zip(linked)
+        .map(|(col, c)| {
+            let shape = Shape {
+                vars: crate::link::commitment_vars(plan.columns[col].len),
+            };
+            (col, shape, c)
+        })
+        .collect();
+    if proof.linked_openings.len() != linked.len() {
         return Err(ProgramError::Malformed("linked openings"));
     }
     if !proof.lookups.is_empty() {
@@ -62,7 +65,7 @@ pub(crate) fn verify(
     let mut v = Verifier {
         plan,
         public,
-        linked: linked.map(|(col, shape, _)| (col, shape)),
+        linked: linked.iter().map(|&(col, shape, _)| (col, shape)).collect(),
         t,
         pool: layout.pool(),
         claims: Vec::new(),
@@ -84,32 +87,34 @@ pub(crate) fn verify(
     }
     let values = [v.read()?, v.read()?, v.read()?];
     let batch_proof = v.reader.sumcheck()?;
-    let linked_batch = match linked {
-        Some(_) => Some(([v.read()?, v.read()?, v.read()?], v.reader.sumcheck()?)),
-        None => None,
-    };
+    let mut linked_batches = Vec::new();
+    for _ in &linked {
+        linked_batches.push(([v.read()?, v.read()?, v.read()?], v.reader.sumcheck()?));
+    }
     v.reader.finish()?;
     let Verifier { claims, t, .. } = v;
-    let (on_trace, on_linked) = batch::by_home(claims)?;
+    let mut by_home = batch::by_home(claims, linked.len())?.into_iter();
+    let on_trace = by_home.next().unwrap_or_default();
     let (point, at) = batch::verify(shape, on_trace, batch_proof, values, t)?;
-    let linked_at = match (linked, linked_batch) {
-        (Some((_, lshape, c)), Some((values, proof))) => Some((
-            lshape,
-            c,
-            batch::verify(lshape, on_linked, proof, values, t)?,
-        )),
-        _ => None,
-    };
+    let mut linked_at = Vec::new();
+    for ((&(col, lshape, c), (values, proof)), claims) in
+        linked.iter().zip(linked_batches).zip(by_home)
+    {
+        let (p, a) = batch::verify(lshape, claims, proof, values, t)?;
+        linked_at.push((col, lshape, c, p, a));
+    }
     let opened = pcs.verify(&proof.commitment, &[point], &proof.opening, t)?;
     if opened.as_slice() != [at] {
         return Err(ProgramError::rejected("trace", "commitment opening"));
     }
-    if let (Some((lshape, c, (point, at))), Some(opening)) =
-        (linked_at, proof.linked_openings.first())
+    for ((col, lshape, c, point, at), opening) in linked_at.into_iter().zip(&proof.linked_openings)
     {
         let opened = TensorPcs::new(lshape.vars)?.verify(c, &[point], opening, t)?;
         if opened.as_slice() != [at] {
-            return Err(ProgramError::rejected("input", "linked commitment opening"));
+            return Err(ProgramError::Rejected {
+                node: plan.columns[col].name.clone(),
+                what: "linked commitment opening",
+            });
         }
     }
     Ok(())
@@ -118,8 +123,8 @@ pub(crate) fn verify(
 struct Verifier<'a> {
     plan: &'a Plan,
     public: &'a [Option<Vec<i64>>],
-    /// The hashed input's column and its commitment's shape.
-    linked: Option<(Col, Shape)>,
+    /// Hashed tensors (input, then output): column and commitment shape; home k + 1.
+    linked: Vec<(Col, Shape)>,
     t: &'a mut Transcript,
     pool: Pool,
     claims: Vec<Claim>,
@@ -149,13 +154,16 @@ impl<'a> Verifier<'a> {
         }
     }
 
-    /// 1 for the linked input (in its own commitment), 0 for trace columns.
+    /// 0 for trace columns, k + 1 for the k-th hashed tensor (in its own commitment).
     fn home(&self, col: Col) -> usize {
-        usize::from(self.linked.is_some_and(|(c, _)| c == col))
+        self.linked
+            .iter()
+            .position(|&(c, _)| c == col)
+            .map_or(0, |k| k + 1)
     }
 
     fn loc(&self, col: Col) -> Result<usize, ProgramError> {
-        if self.home(col) == 1 {
+        if self.home(col) != 0 {
             return Ok(0);
         }
         Ok(self.plan.columns[col]
@@ -206,13 +214,11 @@ impl<'a> Verifier<'a> {
     }
 
     /// Receives S = Σ terms as the prover sends it: one value per committed vector (the
-    /// trace's always, the linked input's when it has terms); returns their sum.
+    /// trace's always, a hashed tensor's when it has terms); returns their sum.
     fn receive_s(&mut self, terms: Vec<EqTerm>) -> Result<EF, ProgramError> {
-        let (linked, trace): (Vec<EqTerm>, Vec<EqTerm>) =
-            terms.into_iter().partition(|t| t.home == 1);
         let mut total = EF::ZERO;
-        for (home, terms) in [(0, trace), (1, linked)] {
-            if home == 1 && terms.is_empty() {
+        for (home, terms) in batch::terms_by_home(terms, self.linked.len()) {
+            if home != 0 && terms.is_empty() {
                 continue;
             }
             let value = self.receive()?;
