@@ -9,7 +9,9 @@ use vouch_gkr::backend::{GkrBackend, GkrKey};
 use vouch_gkr::link::{self, LinkSecret};
 use vouch_gkr::program::{protocol, witness, ProgramProof};
 use vouch_gkr::transcript::Transcript;
-use vouch_ir::{interp, BinaryKind, Op, Program, ProgramBuilder, Range, Tensor};
+use vouch_ir::{interp, Op, Program, ProgramBuilder, Range, Tensor};
+
+mod common;
 
 fn hashed() -> VisibilityPolicy {
     VisibilityPolicy {
@@ -22,43 +24,7 @@ fn hashed() -> VisibilityPolicy {
 /// u8 image [12, 16, 3] → crop → two weighted taps along the width → requant (an image edit's
 /// shape; its input is the linked commitment, range-checked where it is committed).
 fn edit() -> Program {
-    let mut b = ProgramBuilder::new();
-    let x = b
-        .input("x", vec![12, 16, 3], Range::new(0, 255), None)
-        .unwrap();
-    let crop = Op::Slice {
-        starts: vec![1, 2, 0],
-        lens: vec![10, 12, 3],
-        steps: vec![1, 1, 1],
-    };
-    let c = b.node("crop", crop, &[x], None).unwrap();
-    let mut taps = Vec::new();
-    for (t, w) in [(0usize, 3i64), (1, 5)] {
-        let gather = Op::Gather {
-            axis: 1,
-            indices_shape: vec![6],
-            indices: (0..6).map(|j| 2 * j + t).collect(),
-        };
-        let g = b.node(&format!("gather{t}"), gather, &[c], None).unwrap();
-        let wt = b
-            .weight(&format!("w{t}"), vec![1, 6, 1], vec![w; 6], None)
-            .unwrap();
-        let m = Op::Binary(BinaryKind::Mul);
-        taps.push(b.node(&format!("mul{t}"), m, &[g, wt], None).unwrap());
-    }
-    let s = b
-        .node("add", Op::Binary(BinaryKind::Add), &taps, None)
-        .unwrap();
-    let q = Op::Requant {
-        mults: vec![1],
-        axis: None,
-        shift: 3,
-        lo: 0,
-        hi: 255,
-    };
-    let y = b.node("requant", q, &[s], None).unwrap();
-    b.output(y);
-    b.finish().unwrap()
+    common::filter_chain().0
 }
 
 fn image(seed: i64) -> Tensor {

@@ -10,6 +10,8 @@ use vouch_gkr::backend::GkrBackend;
 use vouch_gkr::program::{PlanError, ProgramError, ProgramProof};
 use vouch_ir::interp;
 
+mod common;
+
 fn public_policy() -> VisibilityPolicy {
     VisibilityPolicy {
         input: Visibility::Public,
@@ -371,55 +373,10 @@ fn public_input_outside_its_declared_range_is_rejected() {
     );
 }
 
-/// An image-edit shaped chain: crop (slice) → two taps along the width (gather, fixed-weight
-/// mul, add) → requant. Returns the program and a 12x16 RGB input.
-pub fn filter_chain() -> (Program, Vec<Tensor>) {
-    let mut b = ProgramBuilder::new();
-    let x = b
-        .input("x", vec![12, 16, 3], Range::new(0, 255), None)
-        .unwrap();
-    let crop = Op::Slice {
-        starts: vec![1, 2, 0],
-        lens: vec![10, 12, 3],
-        steps: vec![1, 1, 1],
-    };
-    let c = b.node("crop", crop, &[x], None).unwrap();
-    let mut taps = Vec::new();
-    for (t, w) in [(0usize, 3i64), (1, 5)] {
-        let gather = Op::Gather {
-            axis: 1,
-            indices_shape: vec![6],
-            indices: (0..6).map(|j| 2 * j + t).collect(),
-        };
-        let g = b.node(&format!("gather{t}"), gather, &[c], None).unwrap();
-        let wt = b
-            .weight(&format!("w{t}"), vec![1, 6, 1], vec![w; 6], None)
-            .unwrap();
-        let m = Op::Binary(vouch_ir::BinaryKind::Mul);
-        taps.push(b.node(&format!("mul{t}"), m, &[g, wt], None).unwrap());
-    }
-    let add = Op::Binary(vouch_ir::BinaryKind::Add);
-    let s = b.node("add", add, &taps, None).unwrap();
-    let q = Op::Requant {
-        mults: vec![1],
-        axis: None,
-        shift: 3,
-        lo: 0,
-        hi: 255,
-    };
-    let y = b.node("requant", q, &[s], None).unwrap();
-    b.output(y);
-    let xs: Vec<i64> = (0..12 * 16 * 3).map(|i| (i * 97 % 256) as i64).collect();
-    (
-        b.finish().unwrap(),
-        vec![Tensor::new(vec![12, 16, 3], xs).unwrap()],
-    )
-}
-
 #[test]
 fn wiring_and_fixed_weight_chains_are_fused_and_still_bind_the_input() {
     use vouch_gkr::program::plan::Source;
-    let (p, inputs) = filter_chain();
+    let (p, inputs) = common::filter_chain();
     let (key, st, cols) = honest(&p, &inputs);
     for name in ["crop", "gather0", "gather1", "mul0", "mul1"] {
         let c = &key.plan.columns[col(&key, name)];

@@ -476,30 +476,14 @@ impl Plan {
                 && policy.output == Visibility::Hashed;
             let c = b.column(&info.name, len, source, fill);
             if hashed_output {
-                if b.linked_output.is_some() {
-                    return Err(PlanError::Visibility {
-                        role: "output",
-                        vis: policy.output,
-                        why: "a hashed output on gkr is one tensor; this program has more \
-                              outputs",
-                    });
-                }
-                b.linked_output = Some(c);
+                link_one(&mut b.linked_output, c, "output")?;
             }
             b.tensor_cols[i] = c;
             if public {
                 b.public_ranges.push((c, info.range.lo, info.range.hi));
             } else if info.kind == TensorKind::Input {
                 if policy.input == Visibility::Hashed {
-                    if b.linked_input.is_some() {
-                        return Err(PlanError::Visibility {
-                            role: "input",
-                            vis: policy.input,
-                            why: "a hashed input on gkr is one tensor; this program has more \
-                                  inputs",
-                        });
-                    }
-                    b.linked_input = Some(c);
+                    link_one(&mut b.linked_input, c, "input")?;
                 }
                 b.input_range(c, info.range.lo, info.range.hi);
             }
@@ -510,6 +494,18 @@ impl Plan {
         super::fuse::fuse_linear(&mut b.columns, &mut b.constraints, &b.lookups);
         b.finish()
     }
+}
+
+/// Records the hashed tensor of a role: one per role on gkr (one linked commitment each).
+fn link_one(slot: &mut Option<Col>, c: Col, role: &'static str) -> Result<(), PlanError> {
+    if slot.replace(c).is_some() {
+        return Err(PlanError::Visibility {
+            role,
+            vis: Visibility::Hashed,
+            why: "a hashed role on gkr is one tensor; this program has more",
+        });
+    }
+    Ok(())
 }
 
 /// Policies the gkr backend proves: input public or private (zero-knowledge), weights fixed or

@@ -1,8 +1,10 @@
-//! Deterministic test randomness shared by the integration tests (each uses part of it).
-#![allow(dead_code)]
+//! Shared by the integration tests (each uses part of it): deterministic test randomness and an
+//! image-edit shaped program.
+#![allow(dead_code, clippy::unwrap_used)]
 
 use p3_field::PrimeCharacteristicRing;
 use vouch_gkr::field::{EF, F, P};
+use vouch_ir::{Op, Program, ProgramBuilder, Range, Tensor};
 
 /// splitmix64.
 pub struct Rng(pub u64);
@@ -44,4 +46,49 @@ impl Rng {
     pub fn point(&mut self, vars: usize) -> Vec<EF> {
         (0..vars).map(|_| self.ext()).collect()
     }
+}
+
+/// An image-edit shaped chain: crop (slice) → two taps along the width (gather, fixed-weight
+/// mul, add) → requant. Returns the program and a 12x16 RGB input.
+pub fn filter_chain() -> (Program, Vec<Tensor>) {
+    let mut b = ProgramBuilder::new();
+    let x = b
+        .input("x", vec![12, 16, 3], Range::new(0, 255), None)
+        .unwrap();
+    let crop = Op::Slice {
+        starts: vec![1, 2, 0],
+        lens: vec![10, 12, 3],
+        steps: vec![1, 1, 1],
+    };
+    let c = b.node("crop", crop, &[x], None).unwrap();
+    let mut taps = Vec::new();
+    for (t, w) in [(0usize, 3i64), (1, 5)] {
+        let gather = Op::Gather {
+            axis: 1,
+            indices_shape: vec![6],
+            indices: (0..6).map(|j| 2 * j + t).collect(),
+        };
+        let g = b.node(&format!("gather{t}"), gather, &[c], None).unwrap();
+        let wt = b
+            .weight(&format!("w{t}"), vec![1, 6, 1], vec![w; 6], None)
+            .unwrap();
+        let m = Op::Binary(vouch_ir::BinaryKind::Mul);
+        taps.push(b.node(&format!("mul{t}"), m, &[g, wt], None).unwrap());
+    }
+    let add = Op::Binary(vouch_ir::BinaryKind::Add);
+    let s = b.node("add", add, &taps, None).unwrap();
+    let q = Op::Requant {
+        mults: vec![1],
+        axis: None,
+        shift: 3,
+        lo: 0,
+        hi: 255,
+    };
+    let y = b.node("requant", q, &[s], None).unwrap();
+    b.output(y);
+    let xs: Vec<i64> = (0..12 * 16 * 3).map(|i| (i * 97 % 256) as i64).collect();
+    (
+        b.finish().unwrap(),
+        vec![Tensor::new(vec![12, 16, 3], xs).unwrap()],
+    )
 }

@@ -90,6 +90,18 @@ impl Layout {
     }
 }
 
+/// The plan's hashed columns, checked against the number of linked commitments given.
+pub(crate) fn linked_cols(plan: &Plan, given: usize) -> Result<Vec<usize>, super::ProgramError> {
+    let cols = plan.linked();
+    if cols.len() != given {
+        return Err(super::ProgramError::Statement(format!(
+            "{given} linked commitments for {} hashed tensors",
+            cols.len()
+        )));
+    }
+    Ok(cols)
+}
+
 /// Variables of the committed vector of a zero-knowledge proof of `plan` (the witness half
 /// with the mask pool, plus the random half).
 pub fn committed_vars(plan: &Plan) -> Result<usize, PlanError> {

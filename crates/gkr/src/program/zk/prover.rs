@@ -61,14 +61,7 @@ pub(crate) fn prove_columns(
     strict: bool,
 ) -> Result<ProgramProof, ProgramError> {
     let layout = Layout::new(plan)?;
-    let cols = plan.linked();
-    if cols.len() != linked.len() {
-        return Err(ProgramError::Statement(format!(
-            "{} linked commitments for {} hashed tensors",
-            linked.len(),
-            cols.len()
-        )));
-    }
+    let cols = super::linked_cols(plan, linked.len())?;
     let mut homes = Vec::new();
     let mut linked_data = Vec::new();
     for (col, l) in cols.into_iter().zip(linked) {

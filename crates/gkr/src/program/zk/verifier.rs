@@ -32,14 +32,7 @@ pub(crate) fn verify(
     proof: &ProgramProof,
     t: &mut Transcript,
 ) -> Result<(), ProgramError> {
-    let cols = plan.linked();
-    if cols.len() != linked.len() {
-        return Err(ProgramError::Statement(format!(
-            "{} linked commitments for {} hashed tensors",
-            linked.len(),
-            cols.len()
-        )));
-    }
+    let cols = super::linked_cols(plan, linked.len())?;
     let linked: Vec<(Col, Shape, &TensorCommitment)> = cols
         .into_iter()
         .zip(linked)
