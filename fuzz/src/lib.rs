@@ -370,6 +370,18 @@ pub fn gkr_zk_program() -> &'static GkrProgramFixture {
     })
 }
 
+/// The same with the input hashed (the client preset): the input is a linked commitment named
+/// by the statement, opened separately (`gkr_linked_program`).
+pub fn gkr_linked_program() -> &'static GkrProgramFixture {
+    static F: OnceLock<GkrProgramFixture> = OnceLock::new();
+    F.get_or_init(|| {
+        program_fixture(VisibilityPolicy {
+            input: Visibility::Hashed,
+            ..POLICY
+        })
+    })
+}
+
 /// The checks of the `gkr_program` targets on one input: the bytes as one proof, and (with at
 /// least 4 bytes) the honest proof with the rest XORed in at the offset the first 4 name.
 pub fn fuzz_program_proof(f: &GkrProgramFixture, data: &[u8]) {

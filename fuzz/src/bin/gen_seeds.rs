@@ -58,11 +58,16 @@ fn write_seeds() {
 
     // gkr_program reads its input both as a proof and as `offset (u32 LE) ‖ XOR mask` over
     // the honest proof: seed both, the mask as a zero (honest) one and a one-bit flip.
-    let p = vouch_fuzz::gkr_program();
-    honest("gkr_program", &p.proof);
-    let mut xor = vec![0u8; 4 + 8];
-    write("gkr_program", "xor-zero", &xor);
-    xor[..4].copy_from_slice(&(p.proof.len() as u32 / 2).to_le_bytes());
-    xor[4] = 1;
-    write("gkr_program", "xor-flip", &xor);
+    for (target, p) in [
+        ("gkr_program", vouch_fuzz::gkr_program()),
+        ("gkr_zk_program", vouch_fuzz::gkr_zk_program()),
+        ("gkr_linked_program", vouch_fuzz::gkr_linked_program()),
+    ] {
+        honest(target, &p.proof);
+        let mut xor = vec![0u8; 4 + 8];
+        write(target, "xor-zero", &xor);
+        xor[..4].copy_from_slice(&(p.proof.len() as u32 / 2).to_le_bytes());
+        xor[4] = 1;
+        write(target, "xor-flip", &xor);
+    }
 }
