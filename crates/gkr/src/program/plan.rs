@@ -559,8 +559,9 @@ struct Builder<'p> {
 
 /// Splits limb columns of one width (power-of-two `sizes`, largest first) into range regions.
 /// One region pads the total to a power of two; when that padding costs more than another
-/// multiplicity table (`table` entries), the largest power of two inside the total becomes a
-/// region of its own (its prefix of limbs sums to it exactly) and the rest is split likewise.
+/// region (`table` entries: its multiplicity table, at least [`MIN_SPLIT_SAVING`]), the largest
+/// power of two inside the total becomes a region of its own (its prefix of limbs sums to it
+/// exactly) and the rest is split likewise.
 fn region_groups(sizes: &[usize], table: usize) -> Vec<Vec<usize>> {
     let mut groups = Vec::new();
     let mut start = 0;
@@ -583,6 +584,10 @@ fn region_groups(sizes: &[usize], table: usize) -> Vec<Vec<usize>> {
         start = end;
     }
 }
+
+/// Least padding a split range region must save (entries): below it, another LogUp proof (its
+/// bytes and verifier time) costs more than the padding.
+const MIN_SPLIT_SAVING: usize = 1 << 16;
 
 /// Bits needed for values in [0, v].
 fn bits_for(v: i128) -> u32 {
@@ -1695,7 +1700,9 @@ impl Builder<'_> {
                 .collect();
             limbs.sort_by_key(|&c| std::cmp::Reverse(self.columns[c].vars()));
             let sizes: Vec<usize> = limbs.iter().map(|&c| 1 << self.columns[c].vars()).collect();
-            for (k, group) in region_groups(&sizes, 1 << bits).into_iter().enumerate() {
+            // Each extra region also costs a LogUp proof: split only for a real saving.
+            let cost = (1usize << bits).max(MIN_SPLIT_SAVING);
+            for (k, group) in region_groups(&sizes, cost).into_iter().enumerate() {
                 let group: Vec<Col> = group.into_iter().map(|i| limbs[i]).collect();
                 let mut offset = 0usize;
                 for &c in &group {
