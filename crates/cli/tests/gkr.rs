@@ -334,75 +334,20 @@ fn gkr_proof_with_halo2_keys_exits_2() {
     verify(d, &f.proof, "hk", &[]).input_error(&["gkr", "halo2", "backend"]);
 }
 
-/// `--preset client` (input hashed): the input is committed on its own (a linkable commitment
-/// in the statement), the proof is zero-knowledge, and verification passes.
-#[test]
-fn client_preset_commits_to_the_input_and_verifies() {
+/// Sets up gkr keys with `policy` (setup arguments), whose input is `input_vis`, proves and
+/// verifies: the statement holds outputs only, and the proof byte at `flip_at` (a fraction of
+/// the proof section) XORed with `mask` is invalid.
+fn hidden_input_round_trip(policy: &[&str], input_vis: &str, flip_at: (usize, usize), mask: u8) {
     let f = fixture();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let setup = vouch(
-        d,
-        &[
-            "setup",
-            &f.model,
-            "--backend",
-            "gkr",
-            "--preset",
-            "client",
-            "-o",
-            "c-keys",
-            "--json",
-        ],
-    )
-    .json();
-    assert_eq!(setup["policy"]["input"], "hashed", "{setup}");
-    prove(d, &f.model, "c-keys", "c.proof").ok();
-    let v = verify(d, "c.proof", "c-keys", &["--json"]);
-    v.ok();
-    let v: serde_json::Value = serde_json::from_str(&v.stdout).unwrap();
-    assert_eq!(v["valid"], true, "{v}");
-    assert!(
-        v["public"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|t| t["role"] == "output"),
-        "the statement shows the input: {v}"
-    );
-    let mut bytes = std::fs::read(d.join("c.proof")).unwrap();
-    let r = proof_section(&bytes);
-    bytes[r.start + r.len() / 2] ^= 0x10;
-    let bad = write(d, "c-flip.proof", &bytes);
-    invalid(&verify(d, &bad, "c-keys", &[]), "");
-}
-
-/// `--input-vis private`: the proof is zero-knowledge, the statement holds the output only,
-/// verification passes, and a flipped proof byte is invalid.
-#[test]
-fn private_input_proves_in_zero_knowledge() {
-    let f = fixture();
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    let setup = vouch(
-        d,
-        &[
-            "setup",
-            &f.model,
-            "--backend",
-            "gkr",
-            "--input-vis",
-            "private",
-            "-o",
-            "zk-keys",
-            "--json",
-        ],
-    )
-    .json();
-    assert_eq!(setup["policy"]["input"], "private", "{setup}");
-    let p = prove(d, &f.model, "zk-keys", "zk.proof");
-    p.ok();
-    let v = verify(d, "zk.proof", "zk-keys", &["--json"]);
+    let mut args = vec!["setup", &f.model, "--backend", "gkr"];
+    args.extend_from_slice(policy);
+    args.extend_from_slice(&["-o", "keys", "--json"]);
+    let setup = vouch(d, &args).json();
+    assert_eq!(setup["policy"]["input"], input_vis, "{setup}");
+    prove(d, &f.model, "keys", "x.proof").ok();
+    let v = verify(d, "x.proof", "keys", &["--json"]);
     v.ok();
     let v: serde_json::Value = serde_json::from_str(&v.stdout).unwrap();
     assert_eq!(v["valid"], true, "{v}");
@@ -412,9 +357,23 @@ fn private_input_proves_in_zero_knowledge() {
         public.iter().all(|t| t["role"] == "output"),
         "the statement shows the input: {v}"
     );
-    let mut bytes = std::fs::read(d.join("zk.proof")).unwrap();
+    let mut bytes = std::fs::read(d.join("x.proof")).unwrap();
     let r = proof_section(&bytes);
-    bytes[r.start + r.len() / 3] ^= 0x04;
-    let bad = write(d, "zk-flip.proof", &bytes);
-    invalid(&verify(d, &bad, "zk-keys", &[]), "");
+    bytes[r.start + r.len() * flip_at.0 / flip_at.1] ^= mask;
+    let bad = write(d, "x-flip.proof", &bytes);
+    invalid(&verify(d, &bad, "keys", &[]), "");
+}
+
+/// `--preset client` (input hashed): the input is committed on its own (a linkable commitment
+/// in the statement), the proof is zero-knowledge, and verification passes.
+#[test]
+fn client_preset_commits_to_the_input_and_verifies() {
+    hidden_input_round_trip(&["--preset", "client"], "hashed", (1, 2), 0x10);
+}
+
+/// `--input-vis private`: the proof is zero-knowledge, the statement holds the output only,
+/// verification passes, and a flipped proof byte is invalid.
+#[test]
+fn private_input_proves_in_zero_knowledge() {
+    hidden_input_round_trip(&["--input-vis", "private"], "private", (1, 3), 0x04);
 }

@@ -50,6 +50,19 @@ pub fn soundness_bits(rounds: usize, degree: usize) -> f64 {
     ext_field_bits() - events.log2()
 }
 
+/// Fills `dst` with uniform base-field elements (rejection sampling keeps every entry exactly
+/// uniform): the random halves that hide committed tensors.
+pub(crate) fn fill_uniform(rng: &mut impl rand::Rng, dst: &mut [F]) {
+    for x in dst {
+        *x = loop {
+            let v = rng.next_u64();
+            if v < P {
+                break F::from_u64(v);
+            }
+        };
+    }
+}
+
 /// Embeds an IR integer into the field: v ↦ v mod p (negative values as p - |v|).
 #[inline]
 pub fn embed(v: i64) -> F {

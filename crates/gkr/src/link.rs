@@ -17,7 +17,7 @@ use rand::rngs::{StdRng, SysRng};
 use rand::{SeedableRng, TryRng};
 use sha2::{Digest, Sha256};
 
-use crate::field::{embed, F, P};
+use crate::field::{embed, fill_uniform, F};
 use crate::pcs::{CommittedTensor, PcsError, TensorCommitment, TensorPcs, MIN_NUM_VARS};
 
 /// Fewest variables of a linked tensor's half (the commitment has one more).
@@ -83,14 +83,7 @@ fn vector(values: &[i64], vars: usize, secret: &LinkSecret) -> Vec<F> {
         *d = embed(x);
     }
     let mut rng = StdRng::from_seed(secret.derive(b"random-half"));
-    for d in &mut v[half..] {
-        *d = loop {
-            let r = rand::Rng::next_u64(&mut rng);
-            if r < P {
-                break F::from_u64(r);
-            }
-        };
-    }
+    fill_uniform(&mut rng, &mut v[half..]);
     v
 }
 

@@ -65,26 +65,20 @@ pub(super) fn tightened(program: &Program, plan: &Plan) -> Vec<Option<Range>> {
 
 /// Adds `coef·map(x)`'s per-row bounds for x in `r`; false for maps without taps.
 fn add_rows(map: &LinearMap, coef: i64, r: Range, lo: &mut [i128], hi: &mut [i128]) -> bool {
-    let mut tap = |src: &[u32], c: &dyn Fn(usize) -> i64| {
+    let Some(taps) = super::fuse::tap_view(map) else {
+        return false;
+    };
+    for (src, c) in taps {
         for (y, &s) in src.iter().enumerate().take(lo.len()) {
             if s == NONE {
                 continue;
             }
-            let w = c(y) as i128 * coef as i128;
+            let cy = c.map_or(1, |c| c.get(y).copied().unwrap_or(0));
+            let w = cy as i128 * coef as i128;
             let (a, b) = (w * r.lo as i128, w * r.hi as i128);
             lo[y] += a.min(b);
             hi[y] += a.max(b);
         }
-    };
-    match map {
-        LinearMap::Select { src, .. } => tap(src, &|_| 1),
-        LinearMap::Weighted { src, coeff, .. } => tap(src, &|y| coeff.get(y).copied().unwrap_or(0)),
-        LinearMap::Taps { src, coeff, .. } => {
-            for (s, c) in src.iter().zip(coeff) {
-                tap(s, &|y| c.get(y).copied().unwrap_or(0));
-            }
-        }
-        _ => return false,
     }
     true
 }

@@ -37,26 +37,40 @@ struct Taps {
     coeff: Vec<Vec<i64>>,
 }
 
+/// Borrowed taps: (sources, coefficients), the coefficients None for a selection.
+pub(super) type TapView<'a> = Vec<(&'a [u32], Option<&'a [i64]>)>;
+
+/// The taps of a composable map, borrowed: (sources, coefficients), the coefficients None
+/// for a selection (1 wherever the source is real). None for maps that do not compose.
+pub(super) fn tap_view(map: &LinearMap) -> Option<TapView<'_>> {
+    match map {
+        LinearMap::Select { src, .. } => Some(vec![(src, None)]),
+        LinearMap::Weighted { src, coeff, .. } => Some(vec![(src, Some(coeff))]),
+        LinearMap::Taps { src, coeff, .. } => Some(
+            src.iter()
+                .zip(coeff)
+                .map(|(s, c)| (&s[..], Some(&c[..])))
+                .collect(),
+        ),
+        _ => None,
+    }
+}
+
 impl Taps {
     fn of(map: &LinearMap) -> Option<Taps> {
-        match map {
-            LinearMap::Select { n_in, src } => Some(Taps {
-                n_in: *n_in,
-                coeff: vec![src.iter().map(|&s| i64::from(s != NONE)).collect()],
-                src: vec![src.clone()],
-            }),
-            LinearMap::Weighted { n_in, src, coeff } => Some(Taps {
-                n_in: *n_in,
-                src: vec![src.clone()],
-                coeff: vec![coeff.clone()],
-            }),
-            LinearMap::Taps { n_in, src, coeff } => Some(Taps {
-                n_in: *n_in,
-                src: src.clone(),
-                coeff: coeff.clone(),
-            }),
-            _ => None,
+        let (mut src, mut coeff) = (Vec::new(), Vec::new());
+        for (s, c) in tap_view(map)? {
+            coeff.push(match c {
+                Some(c) => c.to_vec(),
+                None => s.iter().map(|&x| i64::from(x != NONE)).collect(),
+            });
+            src.push(s.to_vec());
         }
+        Some(Taps {
+            n_in: map.n_in(),
+            src,
+            coeff,
+        })
     }
 
     fn n_out(&self) -> usize {

@@ -451,6 +451,8 @@ impl Plan {
         for (i, info) in program.tensors.iter().enumerate() {
             let id = TensorId(i as u32);
             let len = info.shape.iter().product();
+            let output = info.kind == TensorKind::Activation && program.outputs.contains(&id);
+            let hashed_output = output && policy.output == Visibility::Hashed;
             let source = match info.kind {
                 TensorKind::Input
                     if matches!(policy.input, Visibility::Private | Visibility::Hashed) =>
@@ -461,19 +463,11 @@ impl Plan {
                 TensorKind::Weight => {
                     Source::Fixed(Arc::new(program.weights[i].clone().unwrap_or_default()))
                 }
-                TensorKind::Activation
-                    if program.outputs.contains(&id) && policy.output == Visibility::Hashed =>
-                {
-                    Source::Committed
-                }
-                TensorKind::Activation if program.outputs.contains(&id) => Source::Public(id),
+                TensorKind::Activation if output && !hashed_output => Source::Public(id),
                 TensorKind::Activation => Source::Committed,
             };
             let fill = matches!(source, Source::Committed).then_some(Fill::Tensor(id));
             let public = matches!(source, Source::Public(_));
-            let hashed_output = info.kind == TensorKind::Activation
-                && program.outputs.contains(&id)
-                && policy.output == Visibility::Hashed;
             let c = b.column(&info.name, len, source, fill);
             if hashed_output {
                 link_one(&mut b.linked_output, c, "output")?;
@@ -508,8 +502,8 @@ fn link_one(slot: &mut Option<Col>, c: Col, role: &'static str) -> Result<(), Pl
     Ok(())
 }
 
-/// Policies the gkr backend proves: input public or private (zero-knowledge), weights fixed or
-/// public, output public.
+/// Policies the gkr backend proves: input public, private or hashed (zero-knowledge), weights
+/// fixed or public, output public or hashed.
 fn check_policy(p: VisibilityPolicy) -> Result<(), PlanError> {
     if p.input == Visibility::Fixed {
         return Err(PlanError::Visibility {
@@ -727,17 +721,25 @@ impl Builder<'_> {
         }
         let node = self.columns[c].name.clone();
         let len = self.columns[c].len;
+        self.within(&node, c, len, lo as i128, lo as i128 + span);
+    }
+
+    /// Constrains column `c` (`len` entries) to `[lo, hi]`: `c − lo ∈ [0, 2^b)`, b the span's
+    /// bits, and `hi − c ∈ [0, 2^b)` unless that already follows, when the span is exactly
+    /// 2^b values (int8's [−128, 127], u8's [0, 255]).
+    fn within(&mut self, node: &str, c: Col, len: usize, lo: i128, hi: i128) {
+        let bits = bits_for(hi - lo);
         let above = IntAffine {
             terms: vec![(1, c)],
-            constant: -lo,
+            constant: -(lo as i64),
         };
-        self.range_check(&node, "above_lo", above, len, bits);
-        if span + 1 != 1i128 << bits {
+        self.range_check(node, "above_lo", above, len, bits);
+        if hi - lo + 1 != 1i128 << bits {
             let below = IntAffine {
                 terms: vec![(-1, c)],
-                constant: hi,
+                constant: hi as i64,
             };
-            self.range_check(&node, "below_hi", below, len, bits);
+            self.range_check(node, "below_hi", below, len, bits);
         }
     }
 
@@ -1570,22 +1572,7 @@ impl Builder<'_> {
         if clamps {
             // y within the clamp bounds, tightened to the quotient's own range (a bound of
             // ±2^62 means "no clamp" on that side).
-            let (elo, ehi) = (lo128.max(qlo), hi128.min(qhi));
-            let bits = bits_for(ehi - elo);
-            let above = IntAffine {
-                terms: vec![(1, y)],
-                constant: -(elo as i64),
-            };
-            self.range_check(&node.name, "above_lo", above, len, bits);
-            // y − elo ∈ [0, 2^bits) already means y ≤ ehi when the span is exactly 2^bits
-            // values (int8's [−128, 127], u8's [0, 255]).
-            if ehi - elo + 1 != 1i128 << bits {
-                let below = IntAffine {
-                    terms: vec![(-1, y)],
-                    constant: ehi as i64,
-                };
-                self.range_check(&node.name, "below_hi", below, len, bits);
-            }
+            self.within(&node.name, y, len, lo128.max(qlo), hi128.min(qhi));
         } else {
             // The identity divides by 2^s in the field: without a bound, another remainder
             // would give a y that is no integer at all (a huge field element), which later

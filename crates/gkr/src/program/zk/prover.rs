@@ -2,13 +2,13 @@
 
 use p3_field::PrimeCharacteristicRing;
 use rand::rngs::{StdRng, SysRng};
-use rand::{Rng as _, SeedableRng, TryRng};
+use rand::{SeedableRng, TryRng};
 
 use super::batch::{self, Claim, EqTerm};
 use super::lookup::{self, Leaf};
 use super::mask::{MaskPoly, MaskedProver, Pool};
 use super::{is_committed, lookup_depth, Layout, DEG_LINEAR, DEG_PRODUCT, DEG_QUADRATIC};
-use crate::field::{embed, embed_slice, EF, F, P};
+use crate::field::{embed, embed_slice, fill_uniform, EF, F};
 use crate::link::Linked;
 use crate::logup::Table;
 use crate::mle::{eq_table, num_vars};
@@ -37,18 +37,6 @@ fn children(real: &[EF], mask: impl Fn(usize) -> EF, b: usize) -> Vec<EF> {
         .map(|x| real[2 * x + b])
         .chain((0..n).map(|x| mask(2 * x + b)))
         .collect()
-}
-
-fn random_field(rng: &mut StdRng, dst: &mut [F]) {
-    for x in dst {
-        // Rejection keeps every entry exactly uniform.
-        *x = loop {
-            let v = rng.next_u64();
-            if v < P {
-                break F::from_u64(v);
-            }
-        };
-    }
 }
 
 /// Proves a run with hidden tensors from its column values; `strict` makes the prover refuse
@@ -105,11 +93,11 @@ pub(crate) fn prove_columns(
         .try_fill_bytes(&mut seed)
         .map_err(|e| ProgramError::Randomness(e.to_string()))?;
     let mut rng = StdRng::from_seed(seed);
-    random_field(
+    fill_uniform(
         &mut rng,
         &mut full[layout.pool_start..layout.pool_start + layout.pool_cap],
     );
-    random_field(&mut rng, &mut full[half..]);
+    fill_uniform(&mut rng, &mut full[half..]);
     SysRng
         .try_fill_bytes(&mut seed)
         .map_err(|e| ProgramError::Randomness(e.to_string()))?;
@@ -173,15 +161,15 @@ pub(crate) fn prove_columns(
     for (home, claims) in linked.into_iter().zip(by_home) {
         let o = batch::prove(home.shape, home.full, claims, t)?;
         evals.extend_from_slice(&o.values);
-        sumchecks.push(o.proof.clone());
-        linked_out.push((home.shape, o));
+        sumchecks.push(o.proof);
+        linked_out.push((home.shape, o.point));
     }
     lap("batch");
     let opening = pcs.open(&commitment, data, &[out.point], t)?;
     let mut linked_openings = Vec::new();
-    for ((shape, o), (c, d)) in linked_out.into_iter().zip(linked_data) {
+    for ((shape, point), (c, d)) in linked_out.into_iter().zip(linked_data) {
         let pcs = TensorPcs::new(shape.vars)?;
-        linked_openings.push(pcs.open(&c, d, &[o.point], t)?);
+        linked_openings.push(pcs.open(&c, d, &[point], t)?);
     }
     lap("opened");
     Ok(ProgramProof {
